@@ -1,0 +1,147 @@
+//! Errors from SQS calls, classified once so callers can act on them.
+
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use std::fmt;
+
+/// An SQS call that failed, after the SDK's own retries.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SqsError {
+    /// SQS throttled the request (`ThrottlingException`, `RequestThrottled`, `KmsThrottled`).
+    #[error(
+        "SQS throttled {operation} ({code}): {message}; slow down or ask AWS for a higher quota"
+    )]
+    Throttled {
+        /// The SQS action, e.g. `SendMessageBatch`.
+        operation: &'static str,
+        /// The error code SQS returned.
+        code: String,
+        /// What SQS said.
+        message: String,
+    },
+    /// The queue holds the most in-flight messages it may (`OverLimit`).
+    #[error(
+        "SQS refused {operation}: too many in-flight messages (OverLimit): {message}; delete or release messages before receiving more"
+    )]
+    OverLimit {
+        /// The SQS action.
+        operation: &'static str,
+        /// What SQS said.
+        message: String,
+    },
+    /// SQS answered with any other error (missing queue, access denied, invalid parameter …).
+    #[error("SQS rejected {operation} ({code}): {message}")]
+    Service {
+        /// The SQS action.
+        operation: &'static str,
+        /// The error code SQS returned.
+        code: String,
+        /// What SQS said.
+        message: String,
+    },
+    /// SQS could not be reached or its answer could not be read.
+    #[error(
+        "could not complete {operation} with SQS: {detail}; check AWS_ENDPOINT_URL_SQS, the region and the network"
+    )]
+    Transport {
+        /// The SQS action.
+        operation: &'static str,
+        /// The transport error, with its causes.
+        detail: String,
+    },
+}
+
+impl SqsError {
+    /// Classifies an SDK error from `operation`.
+    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        match err
+            .as_service_error()
+            .and_then(|e| e.code().map(|c| (c, e.message())))
+        {
+            Some((code, message)) => Self::from_code(operation, code, message.unwrap_or_default()),
+            None => Self::Transport {
+                operation,
+                detail: error_chain(&err),
+            },
+        }
+    }
+
+    /// Classifies an error code returned for one entry of a batch call, or for a whole call.
+    pub(crate) fn from_code(operation: &'static str, code: &str, message: &str) -> Self {
+        let message = message.to_owned();
+        match code {
+            "ThrottlingException" | "RequestThrottled" | "KmsThrottled" | "Throttling" => {
+                Self::Throttled {
+                    operation,
+                    code: code.to_owned(),
+                    message,
+                }
+            }
+            "OverLimit" => Self::OverLimit { operation, message },
+            _ => Self::Service {
+                operation,
+                code: code.to_owned(),
+                message,
+            },
+        }
+    }
+
+    /// Whether trying the same call again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Throttled { .. } | Self::OverLimit { .. } | Self::Transport { .. } => true,
+            Self::Service { code, .. } => {
+                matches!(
+                    code.as_str(),
+                    "InternalError" | "ServiceUnavailable" | "InternalFailure"
+                )
+            }
+        }
+    }
+
+    /// The SQS error code, when SQS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Throttled { code, .. } | Self::Service { code, .. } => Some(code),
+            Self::OverLimit { .. } => Some("OverLimit"),
+            Self::Transport { .. } => None,
+        }
+    }
+}
+
+/// Renders an error with its whole `source()` chain on one line.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        let t = SqsError::from_code("SendMessage", "ThrottlingException", "slow");
+        assert!(matches!(t, SqsError::Throttled { .. }));
+        assert!(t.is_transient());
+        let o = SqsError::from_code("ReceiveMessage", "OverLimit", "too many");
+        assert!(matches!(o, SqsError::OverLimit { .. }));
+        assert!(o.to_string().contains("in-flight"));
+        let s = SqsError::from_code(
+            "SendMessage",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "gone",
+        );
+        assert!(!s.is_transient());
+        assert_eq!(s.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
+    }
+}

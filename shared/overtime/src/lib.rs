@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(clippy::all)]
+#![warn(missing_docs)]
+
+pub mod cron;
+pub mod envelope;
+mod error;
+mod job;
+pub mod limits;
+pub mod queue;
+pub mod telemetry;
+pub mod worker;
+
+pub use error::SqsError;
+pub use job::{BoxError, Failure, Job, JobContext, JobError, JobResult};
+pub use queue::{Message, Queue, SendError, Sent};
+pub use worker::{Backoff, DeadLetterKind, Worker};

@@ -1,0 +1,384 @@
+//! One outgoing message: a job plus its send options, checked before any network call.
+
+use crate::envelope::{ATTR_JOB, ATTR_KEY, ENVELOPE_VERSION, Envelope};
+use crate::error::SqsError;
+use crate::job::Job;
+use crate::limits::{SQS_MAX_DELAY, SQS_MAX_FIFO_ID_CHARS, SQS_MAX_MESSAGE_BYTES};
+use serde_json::value::RawValue;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A job ready to send, with its options.
+///
+/// ```
+/// # use overtime::{Job, JobContext, JobResult, Message};
+/// # use serde::{Deserialize, Serialize};
+/// # use std::time::Duration;
+/// # #[derive(Serialize, Deserialize)] struct Charge { order: u64 }
+/// # impl Job for Charge { const NAME: &'static str = "charge"; type State = ();
+/// #   async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
+/// let msg = Message::new(&Charge { order: 42 })?
+///     .group("customer-7")              // FIFO: ordered within the group
+///     .idempotency_key("charge:42")     // FIFO: also the deduplication id
+///     .delay(Duration::ZERO);
+/// assert_eq!(msg.job(), "charge");
+/// # Ok::<(), overtime::SendError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Message {
+    job: &'static str,
+    payload: Box<RawValue>,
+    delay: Duration,
+    group: Option<String>,
+    dedup_id: Option<String>,
+    key: Option<String>,
+}
+
+/// What SQS said about a sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The SQS message id.
+    pub message_id: String,
+    /// overtime's id for the job, carried in the envelope (the same on every attempt).
+    pub job_id: String,
+    /// The FIFO sequence number, for FIFO queues.
+    pub sequence_number: Option<String>,
+}
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The job's payload could not be serialized to JSON.
+    #[error("job {job} could not be serialized to JSON: {reason}")]
+    Serialize {
+        /// The job name.
+        job: &'static str,
+        /// serde_json's message.
+        reason: String,
+    },
+    /// The message is larger than the queue accepts. Nothing was sent.
+    #[error(
+        "job {job} is {size} bytes with its envelope and attributes, over the queue's limit of {limit} bytes; store the data elsewhere (e.g. S3) and send a reference"
+    )]
+    TooLarge {
+        /// The job name.
+        job: &'static str,
+        /// The message's size in bytes, as SQS counts it.
+        size: usize,
+        /// The limit that applies.
+        limit: usize,
+    },
+    /// A FIFO queue needs a message group id.
+    #[error("queue {queue} is FIFO and job {job} has no message group id; call Message::group(..)")]
+    MissingGroupId {
+        /// The queue URL.
+        queue: String,
+        /// The job name.
+        job: &'static str,
+    },
+    /// FIFO queues have no per-message delay.
+    #[error(
+        "queue {queue} is FIFO, and FIFO queues take no per-message delay; set DelaySeconds on the queue or use a standard queue"
+    )]
+    FifoDelay {
+        /// The queue URL.
+        queue: String,
+    },
+    /// A group or deduplication id SQS would refuse.
+    #[error("{what} {value:?} is invalid: {reason}")]
+    InvalidId {
+        /// Which id.
+        what: &'static str,
+        /// The id given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// SQS refused the message or the call failed (after retries for transient errors).
+    #[error(transparent)]
+    Sqs(#[from] SqsError),
+    /// A bug in overtime: a sent message got no result.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl Message {
+    /// Serializes `job` into a message with default options.
+    pub fn new<J: Job>(job: &J) -> Result<Self, SendError> {
+        let payload = serde_json::value::to_raw_value(job).map_err(|e| SendError::Serialize {
+            job: J::NAME,
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            job: J::NAME,
+            payload,
+            delay: Duration::ZERO,
+            group: None,
+            dedup_id: None,
+            key: None,
+        })
+    }
+
+    /// The job's name.
+    pub fn job(&self) -> &'static str {
+        self.job
+    }
+
+    /// Delays delivery. Up to 900 s SQS delays natively; longer delays hop through the
+    /// worker, which re-enqueues the message with the remaining delay.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// FIFO message group id: messages in one group are delivered in order.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// FIFO deduplication id. Defaults to the idempotency key, else a hash of job and payload.
+    pub fn dedup_id(mut self, id: impl Into<String>) -> Self {
+        self.dedup_id = Some(id.into());
+        self
+    }
+
+    /// An idempotency key: carried to the job (`JobContext::idempotency_key`), and the
+    /// deduplication id on FIFO queues (hashed if SQS would not take it as is).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Checks the options against the queue and renders the SQS entry.
+    pub(crate) fn prepare(self, queue_url: &str, fifo: bool) -> Result<Prepared, SendError> {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let mut delay_secs = self.delay.as_secs();
+        let mut not_before_ms = None;
+        if fifo && !self.delay.is_zero() {
+            return Err(SendError::FifoDelay {
+                queue: queue_url.to_owned(),
+            });
+        }
+        if self.delay > SQS_MAX_DELAY {
+            let due = SystemTime::now() + self.delay;
+            not_before_ms = due
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_millis()).ok());
+            delay_secs = SQS_MAX_DELAY.as_secs();
+        }
+        let (group, dedup) = if fifo {
+            let group = self
+                .group
+                .clone()
+                .ok_or_else(|| SendError::MissingGroupId {
+                    queue: queue_url.to_owned(),
+                    job: self.job,
+                })?;
+            check_fifo_id("message group id", &group)?;
+            let dedup = match (&self.dedup_id, &self.key) {
+                (Some(id), _) => {
+                    check_fifo_id("deduplication id", id)?;
+                    id.clone()
+                }
+                (None, Some(key)) if check_fifo_id("", key).is_ok() => key.clone(),
+                (None, Some(key)) => sha256_hex(key.as_bytes()),
+                (None, None) => {
+                    sha256_hex(format!("{}\n{}", self.job, self.payload.get()).as_bytes())
+                }
+            };
+            (Some(group), Some(dedup))
+        } else {
+            if let Some(g) = &self.group {
+                check_fifo_id("message group id", g)?;
+            }
+            (self.group.clone(), None)
+        };
+        let envelope = Envelope {
+            v: ENVELOPE_VERSION,
+            job: self.job.to_owned(),
+            id: job_id.clone(),
+            attempt: 1,
+            key: self.key.clone(),
+            not_before_ms,
+            payload: &*self.payload,
+        };
+        let body = serde_json::to_string(&envelope).map_err(|e| SendError::Serialize {
+            job: self.job,
+            reason: e.to_string(),
+        })?;
+        let mut attributes = vec![(ATTR_JOB, self.job.to_owned())];
+        if let Some(key) = &self.key {
+            attributes.push((ATTR_KEY, key.clone()));
+        }
+        let size = message_size(&body, &attributes);
+        if size > SQS_MAX_MESSAGE_BYTES {
+            return Err(SendError::TooLarge {
+                job: self.job,
+                size,
+                limit: SQS_MAX_MESSAGE_BYTES,
+            });
+        }
+        Ok(Prepared {
+            job: self.job,
+            job_id,
+            body,
+            attributes,
+            // At most 900 after the hop split above.
+            delay_secs: i32::try_from(delay_secs).unwrap_or(900),
+            group,
+            dedup,
+            size,
+        })
+    }
+}
+
+/// A checked message, rendered as SQS will see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) job: &'static str,
+    pub(crate) job_id: String,
+    pub(crate) body: String,
+    pub(crate) attributes: Vec<(&'static str, String)>,
+    pub(crate) delay_secs: i32,
+    pub(crate) group: Option<String>,
+    pub(crate) dedup: Option<String>,
+    /// Bytes as SQS counts them: body plus each attribute's name, type and value.
+    pub(crate) size: usize,
+}
+
+/// A message's size as SQS counts it toward `MaximumMessageSize`.
+pub(crate) fn message_size(body: &str, attributes: &[(&str, String)]) -> usize {
+    body.len()
+        + attributes
+            .iter()
+            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .sum::<usize>()
+}
+
+/// SQS's rule for group and deduplication ids: 1–128 characters from `!` to `~`.
+fn check_fifo_id(what: &'static str, value: &str) -> Result<(), SendError> {
+    let reason = if value.is_empty() {
+        Some("it is empty")
+    } else if value.chars().count() > SQS_MAX_FIFO_ID_CHARS {
+        Some("it is longer than 128 characters")
+    } else if !value.chars().all(|c| c.is_ascii_graphic()) {
+        Some("SQS takes only the characters ! to ~ (letters, digits, punctuation; no spaces)")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(SendError::InvalidId {
+            what,
+            value: value.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobContext, JobResult};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct Blob {
+        data: String,
+    }
+    impl Job for Blob {
+        const NAME: &'static str = "blob";
+        type State = ();
+        async fn run(self, _: JobContext<()>) -> JobResult {
+            Ok(())
+        }
+    }
+
+    fn blob(n: usize) -> Message {
+        Message::new(&Blob {
+            data: "x".repeat(n),
+        })
+        .expect("serializes")
+    }
+
+    #[test]
+    fn oversized_payloads_name_size_and_limit() {
+        let err = blob(SQS_MAX_MESSAGE_BYTES)
+            .prepare("q", false)
+            .expect_err("too large");
+        match err {
+            SendError::TooLarge { size, limit, job } => {
+                assert!(size > SQS_MAX_MESSAGE_BYTES);
+                assert_eq!(limit, SQS_MAX_MESSAGE_BYTES);
+                assert_eq!(job, "blob");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(blob(1000).prepare("q", false).is_ok());
+    }
+
+    #[test]
+    fn long_delays_hop() {
+        let p = blob(1)
+            .delay(Duration::from_secs(3600))
+            .prepare("q", false)
+            .expect("ok");
+        assert_eq!(p.delay_secs, 900);
+        assert!(p.body.contains("not_before_ms"));
+        let p = blob(1)
+            .delay(Duration::from_secs(60))
+            .prepare("q", false)
+            .expect("ok");
+        assert_eq!(p.delay_secs, 60);
+        assert!(!p.body.contains("not_before_ms"));
+    }
+
+    #[test]
+    fn fifo_rules() {
+        let q = "https://sqs/1/q.fifo";
+        assert!(matches!(
+            blob(1).prepare(q, true),
+            Err(SendError::MissingGroupId { .. })
+        ));
+        assert!(matches!(
+            blob(1)
+                .group("g")
+                .delay(Duration::from_secs(1))
+                .prepare(q, true),
+            Err(SendError::FifoDelay { .. })
+        ));
+        assert!(matches!(
+            blob(1).group("has space").prepare(q, true),
+            Err(SendError::InvalidId { .. })
+        ));
+        let a = blob(1).group("g").prepare(q, true).expect("ok");
+        let b = blob(1).group("g").prepare(q, true).expect("ok");
+        assert_eq!(
+            a.dedup, b.dedup,
+            "same job and payload deduplicate by content"
+        );
+        let k = blob(1)
+            .group("g")
+            .idempotency_key("k 1")
+            .prepare(q, true)
+            .expect("ok");
+        assert_eq!(
+            k.dedup.as_deref().map(str::len),
+            Some(64),
+            "invalid key is hashed"
+        );
+        let k = blob(1)
+            .group("g")
+            .idempotency_key("k-1")
+            .prepare(q, true)
+            .expect("ok");
+        assert_eq!(k.dedup.as_deref(), Some("k-1"));
+    }
+}

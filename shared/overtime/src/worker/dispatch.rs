@@ -1,0 +1,432 @@
+//! One delivery, start to end: decode, route, run, and settle (succeed, retry, dead-letter).
+
+use super::Worker;
+use super::backoff::visibility_secs;
+use super::source::Source;
+use crate::envelope::{
+    ATTR_DLQ_ATTEMPTS, ATTR_DLQ_KIND, ATTR_DLQ_MESSAGE_ID, ATTR_DLQ_REASON, ATTR_DLQ_SOURCE,
+    ATTR_JOB, RawEnvelope,
+};
+use crate::error::SqsError;
+use crate::job::{Delivered, Failure, JobContext};
+use crate::limits::{SQS_MAX_DELAY, SQS_MAX_MESSAGE_ATTRIBUTES};
+use crate::queue::{Queue, string_attribute};
+use futures_util::{FutureExt, StreamExt};
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::{Instrument, field};
+
+/// Longest reason kept in a dead letter's attributes.
+const MAX_REASON_BYTES: usize = 4096;
+
+/// A received message, whichever way it arrived (Lambda event or ReceiveMessage).
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub(crate) message_id: String,
+    pub(crate) receipt_handle: String,
+    pub(crate) body: String,
+    pub(crate) receive_count: u32,
+    /// FIFO message group: deliveries of one group run in order.
+    pub(crate) group_id: Option<String>,
+    /// String-valued message attributes.
+    pub(crate) attributes: HashMap<String, String>,
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// The job succeeded; the message is to be deleted (by Lambda, or by the poller).
+    Succeeded,
+    /// The message was dead-lettered or re-enqueued, and the original already deleted.
+    Settled,
+    /// The message stays in the queue and comes back after its visibility timeout.
+    Failed,
+}
+
+/// Why a message went to the dead-letter queue (attribute `overtime.dlq.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterKind {
+    /// The job returned a permanent failure.
+    Permanent,
+    /// The job failed on its last allowed attempt.
+    Exhausted,
+    /// The body is not an overtime envelope, or the payload does not fit the job's type.
+    Undecodable,
+    /// No job of that name is registered with this worker.
+    UnknownJob,
+}
+
+impl DeadLetterKind {
+    /// The attribute value: `permanent`, `exhausted`, `undecodable` or `unknown-job`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent",
+            Self::Exhausted => "exhausted",
+            Self::Undecodable => "undecodable",
+            Self::UnknownJob => "unknown-job",
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    /// Processes deliveries from one source concurrently; FIFO groups run in order, and
+    /// after a failure the rest of that group is failed unrun, so order survives the retry.
+    pub(crate) async fn process_batch(
+        &self,
+        source: &Arc<Source>,
+        deliveries: Vec<Delivery>,
+        deadline: Option<SystemTime>,
+    ) -> Vec<(String, Disposition)> {
+        let lanes: Vec<Vec<Delivery>> = if source.queue.is_fifo() {
+            let mut order: Vec<Option<String>> = Vec::new();
+            let mut groups: HashMap<Option<String>, Vec<Delivery>> = HashMap::new();
+            for d in deliveries {
+                if !groups.contains_key(&d.group_id) {
+                    order.push(d.group_id.clone());
+                }
+                groups.entry(d.group_id.clone()).or_default().push(d);
+            }
+            order
+                .into_iter()
+                .filter_map(|g| groups.remove(&g))
+                .collect()
+        } else {
+            deliveries.into_iter().map(|d| vec![d]).collect()
+        };
+        futures_util::stream::iter(lanes)
+            .map(|lane| async move {
+                let mut out = Vec::with_capacity(lane.len());
+                let mut failed = false;
+                for d in lane {
+                    let disposition = if failed {
+                        Disposition::Failed
+                    } else {
+                        self.process(source, &d, deadline).await
+                    };
+                    failed |= disposition == Disposition::Failed;
+                    out.push((d.message_id, disposition));
+                }
+                out
+            })
+            .buffer_unordered(self.config.concurrency)
+            .flat_map(futures_util::stream::iter)
+            .collect()
+            .await
+    }
+
+    async fn process(
+        &self,
+        source: &Arc<Source>,
+        d: &Delivery,
+        deadline: Option<SystemTime>,
+    ) -> Disposition {
+        let span = tracing::info_span!("job", job = field::Empty, message_id = %d.message_id, attempt = field::Empty);
+        self.process_in_span(source, d, deadline, span.clone())
+            .instrument(span)
+            .await
+    }
+
+    async fn process_in_span(
+        &self,
+        source: &Arc<Source>,
+        d: &Delivery,
+        deadline: Option<SystemTime>,
+        span: tracing::Span,
+    ) -> Disposition {
+        // Route on the attribute first: an unknown job is dead-lettered without a body parse.
+        if let Some(name) = d.attributes.get(ATTR_JOB) {
+            span.record("job", name.as_str());
+            if !self.runners.contains_key(name.as_str()) {
+                let reason = self.unknown_job_reason(name);
+                return self
+                    .dead_letter(
+                        source,
+                        d,
+                        DeadLetterKind::UnknownJob,
+                        &reason,
+                        d.receive_count,
+                    )
+                    .await;
+            }
+        }
+        let env = match RawEnvelope::decode(&d.body) {
+            Ok(env) => env,
+            Err(err) => {
+                return self
+                    .dead_letter(
+                        source,
+                        d,
+                        DeadLetterKind::Undecodable,
+                        &err.to_string(),
+                        d.receive_count,
+                    )
+                    .await;
+            }
+        };
+        let attempt = env
+            .attempt
+            .saturating_add(d.receive_count.saturating_sub(1))
+            .max(1);
+        span.record("job", env.job.as_str());
+        span.record("attempt", attempt);
+        let Some(runner) = self.runners.get(env.job.as_str()) else {
+            let reason = self.unknown_job_reason(&env.job);
+            return self
+                .dead_letter(source, d, DeadLetterKind::UnknownJob, &reason, attempt)
+                .await;
+        };
+        if let Some(wait) = env.not_before_ms.and_then(remaining_until) {
+            return self.hop(source, d, wait).await;
+        }
+        let ctx = JobContext {
+            meta: Arc::new(Delivered {
+                job: env.job.clone(),
+                job_id: env.id.clone(),
+                message_id: d.message_id.clone(),
+                attempt,
+                max_attempts: source.max_attempts,
+                deadline,
+                idempotency_key: env.key.clone(),
+            }),
+            queue: source.queue.clone(),
+            state: self.state.clone(),
+            span: span.clone(),
+        };
+        let run = match runner(env.payload.get(), ctx) {
+            Ok(run) => run,
+            Err(err) => {
+                let reason = format!("payload does not match job {}: {err}", env.job);
+                return self
+                    .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
+                    .await;
+            }
+        };
+        let (failure, reason) = match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(Ok(())) => {
+                tracing::info!("job succeeded");
+                return Disposition::Succeeded;
+            }
+            Ok(Err(err)) => (err.failure(), err.to_string()),
+            Err(panic) => (
+                Failure::Retry(None),
+                format!("job panicked: {}", panic_message(&*panic)),
+            ),
+        };
+        match failure {
+            Failure::Permanent => {
+                tracing::warn!(error = %reason, "job failed permanently");
+                self.dead_letter(source, d, DeadLetterKind::Permanent, &reason, attempt)
+                    .await
+            }
+            Failure::Retry(_) if attempt >= source.max_attempts => {
+                tracing::warn!(error = %reason, max_attempts = source.max_attempts, "job failed on its last attempt");
+                self.dead_letter(source, d, DeadLetterKind::Exhausted, &reason, attempt)
+                    .await
+            }
+            Failure::Retry(after) => {
+                let delay = after.unwrap_or_else(|| self.config.backoff.delay(attempt));
+                tracing::warn!(error = %reason, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
+                self.retry_later(&source.queue, d, delay).await;
+                Disposition::Failed
+            }
+        }
+    }
+
+    fn unknown_job_reason(&self, name: &str) -> String {
+        let mut known: Vec<_> = self.job_names().collect();
+        known.sort_unstable();
+        format!(
+            "no job named {name:?} is registered with this worker (known: {})",
+            known.join(", ")
+        )
+    }
+
+    /// Hides the message for `delay`; on error SQS's visibility timeout brings it back anyway.
+    async fn retry_later(&self, queue: &Queue, d: &Delivery, delay: Duration) {
+        let result = queue
+            .client()
+            .change_message_visibility()
+            .queue_url(queue.url())
+            .receipt_handle(&d.receipt_handle)
+            .visibility_timeout(visibility_secs(delay))
+            .send()
+            .await;
+        if let Err(e) = result {
+            let err = SqsError::from_sdk("ChangeMessageVisibility", e);
+            tracing::warn!(error = %err, "could not set the retry delay; the queue's visibility timeout applies");
+        }
+    }
+
+    /// Re-enqueues a message that is not due yet with the remaining delay, then deletes it.
+    async fn hop(&self, source: &Source, d: &Delivery, wait: Duration) -> Disposition {
+        let delay = wait.min(SQS_MAX_DELAY);
+        tracing::debug!(remaining_s = wait.as_secs(), "not due yet; re-enqueueing");
+        let attrs = d
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match forward(&source.queue, d, attrs, visibility_secs(delay)).await {
+            Ok(()) => self.delete(&source.queue, d).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not re-enqueue a delayed job; it will come back");
+                Disposition::Failed
+            }
+        }
+    }
+
+    /// Sends the message to the dead-letter queue with why, then deletes the original.
+    async fn dead_letter(
+        &self,
+        source: &Source,
+        d: &Delivery,
+        kind: DeadLetterKind,
+        reason: &str,
+        attempts: u32,
+    ) -> Disposition {
+        let Some(dlq) = &source.dead_letter else {
+            tracing::error!(
+                kind = kind.as_str(),
+                reason,
+                "no dead-letter queue; leaving the message in its queue"
+            );
+            return Disposition::Failed;
+        };
+        let mut attrs: Vec<(String, String)> = vec![
+            (ATTR_DLQ_KIND.into(), kind.as_str().into()),
+            (
+                ATTR_DLQ_REASON.into(),
+                truncate(reason, MAX_REASON_BYTES).into(),
+            ),
+            (ATTR_DLQ_ATTEMPTS.into(), attempts.to_string()),
+            (ATTR_DLQ_SOURCE.into(), source.queue.url().into()),
+            (ATTR_DLQ_MESSAGE_ID.into(), d.message_id.clone()),
+        ];
+        let mut kept: Vec<_> = d
+            .attributes
+            .iter()
+            .filter(|(k, _)| !k.starts_with("overtime.dlq."))
+            .collect();
+        kept.sort();
+        for (k, v) in kept
+            .into_iter()
+            .take(SQS_MAX_MESSAGE_ATTRIBUTES - attrs.len())
+        {
+            attrs.push((k.clone(), v.clone()));
+        }
+        match forward(dlq, d, attrs, 0).await {
+            Ok(()) => {
+                tracing::warn!(
+                    kind = kind.as_str(),
+                    reason,
+                    dlq = dlq.url(),
+                    "message dead-lettered"
+                );
+                self.delete(&source.queue, d).await
+            }
+            Err(err) => {
+                tracing::error!(error = %err, kind = kind.as_str(), "could not dead-letter; the message will come back");
+                Disposition::Failed
+            }
+        }
+    }
+
+    async fn delete(&self, queue: &Queue, d: &Delivery) -> Disposition {
+        let result = queue
+            .client()
+            .delete_message()
+            .queue_url(queue.url())
+            .receipt_handle(&d.receipt_handle)
+            .send()
+            .await;
+        if let Err(e) = result {
+            // The copy is safe; the original comes back and is settled again (at least once).
+            let err = SqsError::from_sdk("DeleteMessage", e);
+            tracing::warn!(error = %err, "could not delete the original after moving it");
+        }
+        Disposition::Settled
+    }
+}
+
+/// Sends `d`'s body to `to` with `attrs`, keeping FIFO group order.
+async fn forward(
+    to: &Queue,
+    d: &Delivery,
+    attrs: Vec<(String, String)>,
+    delay_secs: i32,
+) -> Result<(), SqsError> {
+    let mut req = to
+        .client()
+        .send_message()
+        .queue_url(to.url())
+        .message_body(&d.body);
+    if to.is_fifo() {
+        req = req
+            .message_group_id(d.group_id.clone().unwrap_or_else(|| "overtime".into()))
+            .message_deduplication_id(&d.message_id);
+    } else if delay_secs > 0 {
+        req = req.delay_seconds(delay_secs);
+    }
+    for (k, v) in attrs {
+        if let Ok(a) = string_attribute(&v) {
+            req = req.message_attributes(k, a);
+        }
+    }
+    req.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| SqsError::from_sdk("SendMessage", e))
+}
+
+fn remaining_until(not_before_ms: i64) -> Option<Duration> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let due = u128::try_from(not_before_ms).ok()?;
+    (due > now).then(|| Duration::from_millis(u64::try_from(due - now).unwrap_or(u64::MAX)))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn due_times() {
+        assert_eq!(remaining_until(0), None);
+        let later = SystemTime::now() + Duration::from_secs(100);
+        let ms = later
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let left = remaining_until(ms).unwrap_or_default();
+        assert!(left > Duration::from_secs(98) && left <= Duration::from_secs(100));
+    }
+}

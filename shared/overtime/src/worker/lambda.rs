@@ -1,0 +1,137 @@
+//! The Lambda adapter: an SQS event source mapping with `ReportBatchItemFailures`.
+
+use super::Worker;
+use super::dispatch::{Delivery, Disposition};
+use crate::limits::LAMBDA_MAX_TIMEOUT;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{LambdaEvent, service_fn};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    /// Serves SQS batches through the Lambda runtime API until the runtime stops.
+    ///
+    /// Configure the event source mapping with `FunctionResponseTypes: [ReportBatchItemFailures]`:
+    /// the answer names exactly the messages to retry.
+    pub async fn run_lambda(self) -> Result<(), lambda_runtime::Error> {
+        let worker = Arc::new(self);
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+            let worker = worker.clone();
+            async move { Ok::<_, std::convert::Infallible>(worker.handle_sqs_event(event).await) }
+        }))
+        .await
+    }
+
+    /// Processes one SQS event and answers which messages failed.
+    ///
+    /// Never fails as a whole: a record that cannot even be named (no message id) or whose
+    /// queue cannot be resolved is reported so that SQS delivers it again.
+    pub async fn handle_sqs_event(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
+        let deadline = plausible_deadline(event.context.deadline);
+        let mut failures = Vec::new();
+        // A mapping has one queue, but nothing stops a caller from mixing records.
+        let mut by_source: Vec<(String, Vec<Delivery>)> = Vec::new();
+        for record in event.payload.records {
+            let arn = record.event_source_arn.clone().unwrap_or_default();
+            match delivery(record) {
+                Ok(d) => match by_source.iter_mut().find(|(a, _)| *a == arn) {
+                    Some((_, v)) => v.push(d),
+                    None => by_source.push((arn, vec![d])),
+                },
+                Err(id) => failures.push(id),
+            }
+        }
+        for (arn, deliveries) in by_source {
+            let source = match self.source_for_arn(&arn).await {
+                Ok(s) => s,
+                Err(err) => {
+                    tracing::error!(event_source_arn = %arn, error = %err, "cannot resolve the source queue; failing its records");
+                    failures.extend(deliveries.into_iter().map(|d| d.message_id));
+                    continue;
+                }
+            };
+            for (id, disposition) in self.process_batch(&source, deliveries, deadline).await {
+                if disposition == Disposition::Failed {
+                    failures.push(id);
+                }
+            }
+        }
+        batch_response(failures)
+    }
+}
+
+fn batch_response(failures: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}
+
+/// A record as a delivery, or the id to report when it cannot be processed. A record with
+/// no message id is reported as the empty id, which makes Lambda retry the whole batch:
+/// better than losing a message no one can name.
+fn delivery(r: SqsMessage) -> Result<Delivery, String> {
+    let (Some(message_id), Some(receipt_handle)) = (r.message_id.clone(), r.receipt_handle) else {
+        tracing::error!("SQS record without message id or receipt handle; failing it");
+        return Err(r.message_id.unwrap_or_default());
+    };
+    let mut attrs = r.attributes;
+    Ok(Delivery {
+        message_id,
+        receipt_handle,
+        body: r.body.unwrap_or_default(),
+        receive_count: attrs
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+        group_id: attrs.remove("MessageGroupId"),
+        attributes: r
+            .message_attributes
+            .into_iter()
+            .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+            .collect::<HashMap<_, _>>(),
+    })
+}
+
+/// The invocation deadline, unless it is in the past or further away than Lambda allows
+/// (emulators such as `cargo lambda watch` pass made-up deadlines).
+fn plausible_deadline(deadline_ms: u64) -> Option<SystemTime> {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(SystemTime::now()).ok()?;
+    (left <= LAMBDA_MAX_TIMEOUT + Duration::from_secs(60)).then_some(deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_deadlines_are_ignored() {
+        assert_eq!(plausible_deadline(0), None);
+        let far = SystemTime::now() + Duration::from_secs(86_400);
+        let far_ms = far
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        assert_eq!(plausible_deadline(far_ms), None);
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let soon_ms = soon
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        assert!(plausible_deadline(soon_ms).is_some());
+    }
+
+    #[test]
+    fn records_without_ids_are_reported() {
+        let r = SqsMessage::default();
+        assert_eq!(delivery(r).err(), Some(String::new()));
+    }
+}

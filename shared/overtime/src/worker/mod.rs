@@ -1,0 +1,167 @@
+//! The worker: routes each message to its job, and decides what happens to it after.
+//!
+//! One core ([`Worker`]) and thin adapters: the Lambda SQS event source
+//! ([`Worker::run_lambda`], feature `lambda`) and a long-poll loop for containers and local use
+//! ([`Worker::run_poller`]). Whatever the adapter, a message ends in exactly one of three ways:
+//! it succeeds and is deleted; it is retried after a backoff (its visibility is set to the
+//! delay); or it goes to the dead-letter queue with its reason as message attributes and the
+//! original is deleted. A panicking job fails only its own message.
+
+mod backoff;
+mod dispatch;
+#[cfg(feature = "lambda")]
+mod lambda;
+mod poller;
+mod source;
+
+pub use backoff::Backoff;
+pub use dispatch::DeadLetterKind;
+pub(crate) use dispatch::panic_message;
+pub use poller::{PollerError, shutdown_signal};
+
+use crate::job::{Job, JobContext, JobResult};
+use aws_sdk_sqs::Client;
+use futures_util::future::BoxFuture;
+use source::Source;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, OnceCell};
+
+/// Attempts a message gets when neither the worker nor the queue's redrive policy says.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Messages processed at once per batch (and per poller).
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+type Runner<S> = Arc<
+    dyn Fn(&str, JobContext<S>) -> Result<BoxFuture<'static, JobResult>, serde_json::Error>
+        + Send
+        + Sync,
+>;
+
+/// Routes messages to jobs by name and settles each message.
+///
+/// ```no_run
+/// # use overtime::{Job, JobContext, JobResult, Worker};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct WelcomeEmail { to: String }
+/// # impl Job for WelcomeEmail { const NAME: &'static str = "welcome-email"; type State = ();
+/// #   async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = Worker::new().job::<WelcomeEmail>().max_attempts(5);
+/// // On AWS Lambda behind an SQS event source mapping (feature `lambda`):
+/// // worker.run_lambda().await?;
+/// // Anywhere else: long-poll the queue until SIGTERM or ctrl-c.
+/// worker.run_poller(overtime::Queue::from_env_var("JOBS_QUEUE_URL").await?).await?;
+/// # Ok(()) }
+/// ```
+pub struct Worker<S = ()> {
+    runners: HashMap<&'static str, Runner<S>>,
+    state: Arc<S>,
+    config: Config,
+    client: OnceCell<Client>,
+    sources: Mutex<HashMap<String, Arc<Source>>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) backoff: Backoff,
+    pub(crate) dead_letter_url: Option<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) queue_urls: HashMap<String, String>,
+}
+
+impl Worker<()> {
+    /// A worker with no shared state.
+    pub fn new() -> Self {
+        Self::with_state(())
+    }
+}
+
+impl Default for Worker<()> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    /// A worker handing `state` to every job (`JobContext::state`).
+    pub fn with_state(state: S) -> Self {
+        Self {
+            runners: HashMap::new(),
+            state: Arc::new(state),
+            config: Config {
+                max_attempts: None,
+                backoff: Backoff::default(),
+                dead_letter_url: None,
+                concurrency: DEFAULT_CONCURRENCY,
+                queue_urls: HashMap::new(),
+            },
+            client: OnceCell::new(),
+            sources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Registers job `J`: messages named `J::NAME` are decoded as `J` and run.
+    pub fn job<J: Job<State = S>>(mut self) -> Self {
+        let runner: Runner<S> = Arc::new(|payload: &str, ctx: JobContext<S>| {
+            let job: J = serde_json::from_str(payload)?;
+            Ok(Box::pin(job.run(ctx)) as BoxFuture<'static, JobResult>)
+        });
+        self.runners.insert(J::NAME, runner);
+        self
+    }
+
+    /// Attempts before a retried message is dead-lettered. Never more than the queue's own
+    /// `maxReceiveCount`, or SQS would move it first, without a reason.
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.config.max_attempts = Some(n.max(1));
+        self
+    }
+
+    /// The retry delays (default: 5 s doubling to 15 min, with jitter).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// Where dead letters go. Defaults to the source queue's redrive policy target.
+    pub fn dead_letter_queue(mut self, url: impl Into<String>) -> Self {
+        self.config.dead_letter_url = Some(url.into());
+        self
+    }
+
+    /// How many messages are processed at once.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.config.concurrency = n.max(1);
+        self
+    }
+
+    /// The SQS client to use; by default one from the standard AWS configuration.
+    pub fn client(self, client: Client) -> Self {
+        Self {
+            client: OnceCell::new_with(Some(client)),
+            ..self
+        }
+    }
+
+    /// Declares the URL of the queue behind an event source ARN, saving a `GetQueueUrl`
+    /// call on a cold start. With [`max_attempts`](Self::max_attempts) and
+    /// [`dead_letter_queue`](Self::dead_letter_queue) also set, the worker makes no call
+    /// at all before its first job.
+    pub fn queue_url(mut self, arn: impl Into<String>, url: impl Into<String>) -> Self {
+        self.config.queue_urls.insert(arn.into(), url.into());
+        self
+    }
+
+    /// The names of the registered jobs.
+    pub fn job_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.runners.keys().copied()
+    }
+
+    pub(crate) async fn sqs(&self) -> &Client {
+        self.client
+            .get_or_init(crate::queue::sqs_client_from_env)
+            .await
+    }
+}

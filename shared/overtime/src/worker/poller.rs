@@ -1,0 +1,227 @@
+//! The long-poll loop: the same worker outside Lambda (containers, servers, local runs).
+
+use super::Worker;
+use super::dispatch::{Delivery, Disposition};
+use super::source::Source;
+use crate::error::SqsError;
+use crate::limits::{SQS_MAX_RECEIVE, SQS_MAX_WAIT};
+use crate::queue::Queue;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Longest pause between receives after transient errors.
+const MAX_ERROR_PAUSE: Duration = Duration::from_secs(30);
+
+/// Why the poller stopped other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    /// The queue cannot be used (missing, access denied…): retrying will not help.
+    #[error("cannot poll {queue}: {source}")]
+    Queue {
+        /// The queue URL.
+        queue: String,
+        /// The SQS error.
+        #[source]
+        source: SqsError,
+    },
+}
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    /// Long-polls `queue` and processes what arrives until SIGTERM or ctrl-c; then stops
+    /// receiving, finishes and settles the messages in hand, and returns.
+    pub async fn run_poller(self, queue: Queue) -> Result<(), PollerError> {
+        self.run_poller_until(queue, shutdown_signal()).await
+    }
+
+    /// Like [`run_poller`](Self::run_poller), stopping when `stop` completes.
+    pub async fn run_poller_until(
+        self,
+        queue: Queue,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<(), PollerError> {
+        let this = Arc::new(self.client(queue.client().clone()));
+        let source =
+            this.source_for_url(queue.url())
+                .await
+                .map_err(|source| PollerError::Queue {
+                    queue: queue.url().to_owned(),
+                    source,
+                })?;
+        tracing::info!(queue = %queue.url(), max_attempts = source.max_attempts,
+            dead_letter = source.dead_letter.as_ref().map(Queue::url), "poller started");
+        let (tx, rx) = watch::channel(false);
+        // Enough receivers to keep `concurrency` messages in hand, ten at a time.
+        let loops = this.config.concurrency.div_ceil(10).max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..loops {
+            tasks.spawn(poll_loop(this.clone(), source.clone(), rx.clone()));
+        }
+        let mut result = Ok(());
+        tokio::select! {
+            () = stop => {
+                tracing::info!("stopping: finishing messages in hand");
+            }
+            Some(joined) = tasks.join_next() => {
+                if let Ok(Err(e)) = joined {
+                    result = Err(e);
+                }
+            }
+        }
+        let _ = tx.send(true);
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(Err(e)) = joined {
+                result = result.and(Err(e));
+            }
+        }
+        tracing::info!("poller stopped");
+        result
+    }
+}
+
+async fn poll_loop<S: Send + Sync + 'static>(
+    worker: Arc<Worker<S>>,
+    source: Arc<Source>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), PollerError> {
+    let queue = &source.queue;
+    let mut pause = Duration::from_millis(200);
+    while !*stop.borrow() {
+        let receive = queue
+            .client()
+            .receive_message()
+            .queue_url(queue.url())
+            .max_number_of_messages(SQS_MAX_RECEIVE)
+            .wait_time_seconds(SQS_MAX_WAIT.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            .message_attribute_names("All")
+            .send();
+        // A receive cut short by the stop signal loses nothing: any message it took
+        // reappears after the queue's visibility timeout.
+        let received = tokio::select! {
+            r = receive => r,
+            _ = stop.changed() => break,
+        };
+        let messages = match received {
+            Ok(out) => {
+                pause = Duration::from_millis(200);
+                out.messages.unwrap_or_default()
+            }
+            Err(e) => {
+                let err = SqsError::from_sdk("ReceiveMessage", e);
+                if !err.is_transient() {
+                    return Err(PollerError::Queue {
+                        queue: queue.url().to_owned(),
+                        source: err,
+                    });
+                }
+                tracing::warn!(error = %err, pause_ms = pause.as_millis() as u64, "receive failed; pausing");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {},
+                    _ = stop.changed() => break,
+                }
+                pause = (pause * 2).min(MAX_ERROR_PAUSE);
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let deliveries: Vec<Delivery> = messages.into_iter().filter_map(delivery).collect();
+        // Not raced with the stop signal: messages in hand are always finished and settled.
+        let settled = worker
+            .process_batch(&source, deliveries.clone(), None)
+            .await;
+        let done: Vec<&Delivery> = settled
+            .iter()
+            .filter(|(_, d)| *d == Disposition::Succeeded)
+            .filter_map(|(id, _)| deliveries.iter().find(|d| &d.message_id == id))
+            .collect();
+        delete_batch(queue, &done).await;
+    }
+    Ok(())
+}
+
+fn delivery(m: aws_sdk_sqs::types::Message) -> Option<Delivery> {
+    let attrs = m.attributes.unwrap_or_default();
+    Some(Delivery {
+        message_id: m.message_id?,
+        receipt_handle: m.receipt_handle?,
+        body: m.body.unwrap_or_default(),
+        receive_count: attrs
+            .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+        group_id: attrs
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .cloned(),
+        attributes: m
+            .message_attributes
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+            .collect(),
+    })
+}
+
+async fn delete_batch(queue: &Queue, done: &[&Delivery]) {
+    for chunk in done.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&d.receipt_handle)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let result = queue
+            .client()
+            .delete_message_batch()
+            .queue_url(queue.url())
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match result {
+            Ok(out) if out.failed().is_empty() => {}
+            Ok(out) => {
+                tracing::warn!(
+                    failed = out.failed().len(),
+                    "some deletes failed; those messages will be delivered again"
+                );
+            }
+            Err(e) => {
+                let err = SqsError::from_sdk("DeleteMessageBatch", e);
+                tracing::warn!(error = %err, "delete failed; these messages will be delivered again");
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM (how Lambda, ECS and Kubernetes stop a process) or ctrl-c.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
