@@ -6,6 +6,7 @@
 pub mod cron;
 pub mod envelope;
 mod error;
+pub mod http;
 mod job;
 pub mod limits;
 pub mod queue;

@@ -19,7 +19,8 @@ pub use dispatch::DeadLetterKind;
 pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
 
-use crate::job::{Job, JobContext, JobResult};
+use crate::job::{BoxError, Job, JobContext, JobResult};
+use crate::queue::Queue;
 use aws_sdk_sqs::Client;
 use futures_util::future::BoxFuture;
 use source::Source;
@@ -29,6 +30,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 /// Attempts a message gets when neither the worker nor the queue's redrive policy says.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// The variable naming the queue [`Worker::run`] polls outside Lambda.
+pub const QUEUE_URL_VAR: &str = "OVERTIME_QUEUE_URL";
 /// Messages processed at once per batch (and per poller).
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
@@ -152,6 +155,18 @@ impl<S: Send + Sync + 'static> Worker<S> {
     pub fn queue_url(mut self, arn: impl Into<String>, url: impl Into<String>) -> Self {
         self.config.queue_urls.insert(arn.into(), url.into());
         self
+    }
+
+    /// Runs where the process finds itself: [`run_lambda`](Self::run_lambda) under the Lambda
+    /// runtime API (`AWS_LAMBDA_RUNTIME_API` set, feature `lambda`), else
+    /// [`run_poller`](Self::run_poller) on the queue named by `OVERTIME_QUEUE_URL`.
+    pub async fn run(self) -> Result<(), BoxError> {
+        #[cfg(feature = "lambda")]
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            return Box::pin(self.run_lambda()).await;
+        }
+        let queue = Queue::from_env_var(QUEUE_URL_VAR).await?;
+        Ok(Box::pin(self.run_poller(queue)).await?)
     }
 
     /// The names of the registered jobs.

@@ -1,0 +1,147 @@
+//! HTTP routes that enqueue work, on Lambda (function URLs) or Vercel, with one handler.
+//!
+//! A route is an `async fn(Request) -> Response` over the `http` crate's types with the body
+//! read in full; [`serve`] runs it on whichever platform the process is on.
+//!
+//! ```no_run
+//! use overtime::http::{Request, Response, serve};
+//!
+//! async fn hello(req: Request) -> Response {
+//!     Response::new(format!("{} {}", req.method(), req.uri().path()))
+//! }
+//!
+//! # async fn demo() -> Result<(), overtime::BoxError> {
+//! serve(hello).await
+//! # }
+//! ```
+
+use crate::job::BoxError;
+use std::future::Future;
+
+pub use http::StatusCode;
+
+/// A request with its whole body.
+pub type Request = http::Request<Vec<u8>>;
+/// A response with a text body.
+pub type Response = http::Response<String>;
+
+/// A JSON response with the given status.
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = Response::new(body.to_string());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Serves `handler` under the Lambda runtime API when `AWS_LAMBDA_RUNTIME_API` is set
+/// (feature `lambda`: function URL and API Gateway v2 events), else with Vercel's runtime
+/// (feature `vercel`).
+pub async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
+where
+    F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    #[cfg(feature = "lambda")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda::serve(handler).await;
+    }
+    #[cfg(feature = "vercel")]
+    {
+        vercel::serve(handler).await
+    }
+    #[cfg(not(feature = "vercel"))]
+    {
+        let _ = handler;
+        Err("no HTTP platform: enable overtime's `lambda` feature and run under the Lambda runtime API, or enable `vercel`".into())
+    }
+}
+
+#[cfg(feature = "lambda")]
+mod lambda {
+    use super::{BoxError, Request, Response};
+    use aws_lambda_events::event::lambda_function_urls::{
+        LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+    };
+    use base64::Engine;
+    use lambda_runtime::{LambdaEvent, service_fn};
+    use std::future::Future;
+
+    pub(super) async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
+    where
+        F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
+                let handler = handler.clone();
+                async move {
+                    let request = to_request(event.payload)?;
+                    Ok::<_, BoxError>(to_response(handler(request).await))
+                }
+            },
+        ))
+        .await
+    }
+
+    fn to_request(e: LambdaFunctionUrlRequest) -> Result<Request, BoxError> {
+        let body = match e.body {
+            Some(b) if e.is_base64_encoded => {
+                base64::engine::general_purpose::STANDARD.decode(b)?
+            }
+            Some(b) => b.into_bytes(),
+            None => Vec::new(),
+        };
+        let path = e
+            .raw_path
+            .or(e.request_context.http.path)
+            .unwrap_or_else(|| "/".into());
+        let uri = match e.raw_query_string.filter(|q| !q.is_empty()) {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut request = http::Request::builder()
+            .method(e.request_context.http.method.as_deref().unwrap_or("GET"))
+            .uri(uri)
+            .body(body)?;
+        *request.headers_mut() = e.headers;
+        Ok(request)
+    }
+
+    fn to_response(r: Response) -> LambdaFunctionUrlResponse {
+        let (parts, body) = r.into_parts();
+        let mut out = LambdaFunctionUrlResponse::default();
+        out.status_code = i64::from(parts.status.as_u16());
+        out.headers = parts.headers;
+        out.body = Some(body);
+        out
+    }
+}
+
+#[cfg(feature = "vercel")]
+mod vercel {
+    use super::{BoxError, Request, Response};
+    use http_body_util::BodyExt;
+    use std::future::Future;
+    use vercel_runtime::service_fn;
+
+    pub(super) async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
+    where
+        F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        vercel_runtime::run(service_fn(move |req: vercel_runtime::Request| {
+            let handler = handler.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect().await?.to_bytes().to_vec();
+                Ok::<_, vercel_runtime::Error>(
+                    handler(http::Request::from_parts(parts, body)).await,
+                )
+            }
+        }))
+        .await
+    }
+}

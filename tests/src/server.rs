@@ -1,0 +1,284 @@
+//! The SQS-compatible server the tests talk to, and fresh queues on it.
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The region and dummy credentials every test process uses.
+pub const REGION: &str = "us-east-1";
+
+/// A connection to the test server.
+#[derive(Clone, Debug)]
+pub struct Sqs {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// A client pointed at it.
+    pub client: Client,
+}
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+
+/// The server named by `OVERTIME_TEST_SQS_ENDPOINT`, or a moto server started for this test
+/// binary on a free loopback port (and stopped when the binary exits).
+pub async fn sqs() -> Sqs {
+    let endpoint = ENDPOINT
+        .get_or_init(|| {
+            std::env::var("OVERTIME_TEST_SQS_ENDPOINT").unwrap_or_else(|_| start_moto())
+        })
+        .clone();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    Sqs {
+        endpoint,
+        client: Client::new(&config),
+    }
+}
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// A tool from the project's virtualenv (`.venv/bin`, made by `scripts/test`), else from PATH.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("OVERTIME_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    let path = venv.join("bin").join(name);
+    if path.exists() {
+        path
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn start_moto() -> String {
+    let port = free_port();
+    let moto = venv_tool("moto_server");
+    // A watchdog shell stops moto when this test binary exits, however it exits.
+    let script = format!(
+        "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
+        moto = moto.display(),
+        pid = std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start moto_server (run scripts/test, or pip install 'moto[server]')");
+    assert!(
+        wait_for_port(port, Duration::from_secs(60)),
+        "moto_server did not start on port {port}"
+    );
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Options for a test queue.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSpec {
+    /// Visibility timeout in seconds (default 30).
+    pub visibility: Option<u32>,
+    /// With a dead-letter queue and this `maxReceiveCount`.
+    pub max_receive: Option<u32>,
+    /// FIFO.
+    pub fifo: bool,
+}
+
+/// A fresh queue (and its dead-letter queue, if asked for).
+#[derive(Debug, Clone)]
+pub struct TestQueue {
+    /// The queue URL.
+    pub url: String,
+    /// The queue ARN.
+    pub arn: String,
+    /// The dead-letter queue URL.
+    pub dlq: Option<String>,
+}
+
+impl Sqs {
+    /// Creates a uniquely named queue.
+    pub async fn queue(&self, prefix: &str, spec: QueueSpec) -> TestQueue {
+        let unique = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let suffix = if spec.fifo { ".fifo" } else { "" };
+        let mut attrs: HashMap<QueueAttributeName, String> = HashMap::new();
+        if spec.fifo {
+            attrs.insert(QueueAttributeName::FifoQueue, "true".into());
+        }
+        let dlq = match spec.max_receive {
+            Some(max) => {
+                let dlq = self
+                    .create(&format!("{unique}-dlq{suffix}"), attrs.clone())
+                    .await;
+                let dlq_arn = self.arn(&dlq).await;
+                attrs.insert(
+                    QueueAttributeName::RedrivePolicy,
+                    serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max})
+                        .to_string(),
+                );
+                Some(dlq)
+            }
+            None => None,
+        };
+        attrs.insert(
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility.unwrap_or(30).to_string(),
+        );
+        let url = self.create(&format!("{unique}{suffix}"), attrs).await;
+        let arn = self.arn(&url).await;
+        TestQueue { url, arn, dlq }
+    }
+
+    async fn create(&self, name: &str, attrs: HashMap<QueueAttributeName, String>) -> String {
+        self.client
+            .create_queue()
+            .queue_name(name)
+            .set_attributes(Some(attrs))
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("a queue URL")
+    }
+
+    /// The queue's ARN.
+    pub async fn arn(&self, url: &str) -> String {
+        self.client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("QueueArn")
+    }
+
+    /// Receives once (up to 10 messages), with receive counts, group ids and attributes.
+    pub async fn receive(&self, url: &str, wait_secs: i32) -> Vec<aws_sdk_sqs::types::Message> {
+        self.client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("ReceiveMessage")
+            .messages
+            .unwrap_or_default()
+    }
+
+    /// Receives and deletes until `want` messages were seen or `timeout` passes.
+    pub async fn drain(
+        &self,
+        url: &str,
+        want: usize,
+        timeout: Duration,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        while seen.len() < want && start.elapsed() < timeout {
+            let batch = self.receive(url, 1).await;
+            for m in &batch {
+                if let Some(handle) = m.receipt_handle() {
+                    self.client
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+            }
+            seen.extend(batch);
+        }
+        seen
+    }
+
+    /// Visible plus in-flight plus delayed messages, as the queue reports them.
+    pub async fn depth(&self, url: &str) -> (u64, u64, u64) {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        let get = |n: QueueAttributeName| attrs.get(&n).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        )
+    }
+
+    /// Environment for a child process to reach this server with the standard AWS config.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_SQS", self.endpoint.clone()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+/// A string message attribute of a received message.
+pub fn attr(m: &aws_sdk_sqs::types::Message, name: &str) -> Option<String> {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .map(str::to_owned)
+}
+
+/// The received message's `ApproximateReceiveCount`.
+pub fn receive_count(m: &aws_sdk_sqs::types::Message) -> u32 {
+    m.attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
