@@ -3,13 +3,13 @@
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// What the test jobs saw: one line per run, `job id attempt outcome`.
-#[derive(Debug, Default)]
+/// What the test jobs saw: one line per run, `job id attempt outcome`. Clones share lines.
+#[derive(Debug, Default, Clone)]
 pub struct Ledger {
-    lines: Mutex<Vec<String>>,
+    lines: Arc<Mutex<Vec<String>>>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -17,7 +17,7 @@ impl Ledger {
     /// A ledger that also appends to the file named by `LEDGER_PATH`, if set.
     pub fn from_env() -> Self {
         Self {
-            lines: Mutex::new(Vec::new()),
+            lines: Arc::default(),
             file: std::env::var_os("LEDGER_PATH").map(Into::into),
         }
     }

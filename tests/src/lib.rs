@@ -3,6 +3,7 @@
 //! and helpers to run the workspace's binaries as real processes.
 
 pub mod jobs;
+pub mod lambda;
 pub mod server;
 
 pub use server::{

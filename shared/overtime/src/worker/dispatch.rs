@@ -169,7 +169,9 @@ impl<S: Send + Sync + 'static> Worker<S> {
             .attempt
             .saturating_add(d.receive_count.saturating_sub(1))
             .max(1);
-        span.record("job", env.job.as_str());
+        if !d.attributes.contains_key(ATTR_JOB) {
+            span.record("job", env.job.as_str());
+        }
         span.record("attempt", attempt);
         let Some(runner) = self.runners.get(env.job.as_str()) else {
             let reason = self.unknown_job_reason(&env.job);

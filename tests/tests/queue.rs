@@ -1,0 +1,227 @@
+//! The queue helper against a real SQS-compatible server over HTTP.
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use overtime::{Message, Queue, SendError, SqsError};
+use overtime_tests::jobs::Record;
+use overtime_tests::{QueueSpec, attr, sqs};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn record(id: impl Into<String>) -> Record {
+    Record {
+        id: id.into(),
+        sleep_ms: 0,
+    }
+}
+
+#[tokio::test]
+async fn fan_out_of_200_jobs_arrives_exactly_once() {
+    let sqs = sqs().await;
+    let q = sqs.queue("fanout", QueueSpec::default()).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+
+    let results = queue
+        .send_batch((0..200).map(|i| record(i.to_string())))
+        .await;
+    assert_eq!(results.len(), 200);
+    let sent: Vec<_> = results
+        .into_iter()
+        .map(|r| r.expect("every send succeeds"))
+        .collect();
+    let message_ids: HashSet<_> = sent.iter().map(|s| s.message_id.clone()).collect();
+    assert_eq!(message_ids.len(), 200, "one SQS message per job");
+
+    let received = sqs.drain(&q.url, 200, Duration::from_secs(60)).await;
+    let mut ids = HashSet::new();
+    for m in &received {
+        assert_eq!(attr(m, "overtime.job").as_deref(), Some("record"));
+        let env: serde_json::Value =
+            serde_json::from_str(m.body().unwrap_or_default()).expect("JSON body");
+        assert_eq!(env["v"], 1);
+        assert!(
+            ids.insert(env["payload"]["id"].as_str().unwrap_or_default().to_owned()),
+            "duplicate {env}"
+        );
+    }
+    assert_eq!(received.len(), 200);
+    assert_eq!(ids, (0..200).map(|i| i.to_string()).collect::<HashSet<_>>());
+    // Nothing else is left behind.
+    assert!(sqs.receive(&q.url, 1).await.is_empty());
+}
+
+#[tokio::test]
+async fn oversized_payloads_are_refused_before_any_network_call() {
+    let sqs = sqs().await;
+    // Nothing listens on port 9: any network call would fail with a transport error.
+    let unreachable = aws_sdk_sqs::Client::from_conf(
+        sqs.client
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let queue = Queue::new(unreachable, "http://127.0.0.1:9/000000000000/nowhere");
+    let big = record("x".repeat(overtime::limits::SQS_MAX_MESSAGE_BYTES));
+    match queue.send(&big).await {
+        Err(SendError::TooLarge { size, limit, job }) => {
+            assert!(size > limit);
+            assert_eq!(limit, overtime::limits::SQS_MAX_MESSAGE_BYTES);
+            assert_eq!(job, "record");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // A small one does reach for the network, and says so.
+    match queue.send(&record("small")).await {
+        Err(SendError::Sqs(SqsError::Transport { .. })) => {}
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+
+    // A queue configured below SQS's limit: its MaximumMessageSize applies.
+    let q = sqs.queue("small-max", QueueSpec::default()).await;
+    sqs.client
+        .set_queue_attributes()
+        .queue_url(&q.url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "2048")
+        .send()
+        .await
+        .expect("SetQueueAttributes");
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    let results = queue
+        .send_batch([record("x".repeat(4000)), record("fits")])
+        .await;
+    assert!(
+        matches!(results[0], Err(SendError::TooLarge { limit: 2048, .. })),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        results[1].is_ok(),
+        "the other job is still sent: {:?}",
+        results[1]
+    );
+    let received = sqs.drain(&q.url, 1, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 1);
+}
+
+#[tokio::test]
+async fn fifo_deduplicates_by_idempotency_key_and_by_content() {
+    let sqs = sqs().await;
+    let q = sqs
+        .queue(
+            "fifo",
+            QueueSpec {
+                fifo: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    assert!(queue.is_fifo());
+
+    let keyed =
+        |id: &str| Message::new(&record(id)).map(|m| m.group("g1").idempotency_key("charge:42"));
+    let first = queue
+        .send_message(keyed("a").expect("message"))
+        .await
+        .expect("sent");
+    // The duplicate is accepted (SQS answers success) but never delivered.
+    queue
+        .send_message(keyed("b").expect("message"))
+        .await
+        .expect("accepted");
+    assert!(first.sequence_number.is_some());
+
+    // Without a key, the same job and payload deduplicate; a different payload does not.
+    let plain = |id: &str| Message::new(&record(id)).map(|m| m.group("g2"));
+    let results = queue
+        .send_messages(
+            [plain("same"), plain("same"), plain("other")]
+                .into_iter()
+                .map(|m| m.expect("message")),
+        )
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let received = sqs.drain(&q.url, 3, Duration::from_secs(10)).await;
+    let ids: Vec<String> = received
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or_default()).expect("JSON");
+            v["payload"]["id"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids.iter().filter(|i| *i == "a").count(), 1);
+    assert!(
+        !ids.contains(&"b".to_owned()),
+        "keyed duplicate was dropped"
+    );
+    assert_eq!(ids.iter().filter(|i| *i == "same").count(), 1);
+
+    // FIFO rules are checked before sending.
+    let no_group = queue.send(&record("x")).await;
+    assert!(
+        matches!(no_group, Err(SendError::MissingGroupId { .. })),
+        "{no_group:?}"
+    );
+    let delayed = Message::new(&record("x")).map(|m| m.group("g").delay(Duration::from_secs(5)));
+    let delayed = queue.send_message(delayed.expect("message")).await;
+    assert!(
+        matches!(delayed, Err(SendError::FifoDelay { .. })),
+        "{delayed:?}"
+    );
+}
+
+#[tokio::test]
+async fn delayed_messages_are_not_visible_early() {
+    let sqs = sqs().await;
+    let q = sqs.queue("delay", QueueSpec::default()).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    let msg = Message::new(&record("later"))
+        .expect("message")
+        .delay(Duration::from_secs(4));
+    queue.send_message(msg).await.expect("sent");
+    queue.send(&record("now")).await.expect("sent");
+
+    let early = sqs.receive(&q.url, 1).await;
+    let early_ids: Vec<_> = early
+        .iter()
+        .map(|m| m.body().unwrap_or_default().contains("\"later\""))
+        .collect();
+    assert_eq!(
+        early_ids,
+        vec![false],
+        "only the undelayed job is visible at first"
+    );
+    let (_, _, delayed) = sqs.depth(&q.url).await;
+    assert_eq!(delayed, 1);
+
+    let later = sqs.drain(&q.url, 1, Duration::from_secs(15)).await;
+    assert_eq!(later.len(), 1);
+    assert!(later[0].body().unwrap_or_default().contains("\"later\""));
+}
+
+#[tokio::test]
+async fn sqs_errors_are_typed_and_do_not_stop_other_sends() {
+    let sqs = sqs().await;
+    let missing = format!("{}/000000000000/no-such-queue", sqs.endpoint);
+    let queue = Queue::new(sqs.client.clone(), missing).with_max_message_bytes(262_144);
+    let results = queue.send_batch([record("a"), record("b")]).await;
+    for r in results {
+        match r {
+            Err(SendError::Sqs(e @ SqsError::Service { .. })) => {
+                assert!(
+                    e.code().is_some_and(
+                        |c| c.contains("NonExistentQueue") || c.contains("QueueDoesNotExist")
+                    ),
+                    "{e}"
+                );
+                assert!(!e.is_transient());
+            }
+            other => panic!("expected a typed service error, got {other:?}"),
+        }
+    }
+    // An empty batch makes no call and returns nothing.
+    assert!(queue.send_batch(Vec::<Record>::new()).await.is_empty());
+}
