@@ -109,13 +109,12 @@ impl RuntimeApi {
         format!("http://127.0.0.1:{}/.rt", self.port)
     }
 
-    /// Invokes `function` with `event` through `cargo lambda invoke`; returns its JSON answer
+    /// The function name the emulator serves with `--only-lambda-apis`: one function, `_`.
+    pub const FUNCTION_NAME: &'static str = "_";
+
+    /// Invokes the function with `event` through `cargo lambda invoke`; returns its JSON answer
     /// or the error text.
-    pub fn invoke(
-        &self,
-        function: &str,
-        event: &serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
+    pub fn invoke(&self, event: &serde_json::Value) -> Result<serde_json::Value, String> {
         let dir =
             std::env::temp_dir().join(format!("overtime-event-{}.json", uuid::Uuid::new_v4()));
         std::fs::write(&dir, event.to_string()).map_err(|e| e.to_string())?;
@@ -132,7 +131,7 @@ impl RuntimeApi {
                 "--data-file",
             ])
             .arg(&dir)
-            .arg(function)
+            .arg(Self::FUNCTION_NAME)
             .current_dir(crate::repo_root())
             .output()
             .map_err(|e| e.to_string())?;
