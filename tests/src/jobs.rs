@@ -24,14 +24,15 @@ impl Ledger {
 
     fn record(&self, job: &str, id: &str, attempt: u32, outcome: &str) {
         let line = format!("{job} {id} {attempt} {outcome}");
-        if let Some(path) = &self.file {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
+        let file = self.file.as_ref().and_then(|path| {
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-            {
-                let _ = writeln!(f, "{line}");
-            }
+                .ok()
+        });
+        if let Some(mut f) = file {
+            let _ = writeln!(f, "{line}");
         }
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(line);

@@ -96,11 +96,13 @@ fn start_moto() -> String {
         moto = moto.display(),
         pid = std::process::id()
     );
-    Command::new("sh")
+    // The watchdog outlives this function on purpose; it exits with the test binary.
+    let watchdog = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .spawn()
         .expect("start moto_server (run scripts/test, or pip install 'moto[server]')");
+    std::mem::forget(watchdog);
     assert!(
         wait_for_port(port, Duration::from_secs(60)),
         "moto_server did not start on port {port}"

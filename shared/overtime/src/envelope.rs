@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// The envelope version this crate writes.
 pub const ENVELOPE_VERSION: u32 = 1;
@@ -54,8 +55,31 @@ fn first_attempt() -> u32 {
     1
 }
 
-/// An envelope whose payload is still unparsed JSON: what the worker routes on.
-pub type RawEnvelope = Envelope<Box<RawValue>>;
+/// An envelope read for routing: fields borrowed from the body, the payload still unparsed
+/// JSON for the job's own type.
+#[derive(Debug, Deserialize)]
+pub struct RawEnvelope<'a> {
+    /// Envelope version.
+    pub v: u32,
+    /// The job's stable name.
+    #[serde(borrow)]
+    pub job: Cow<'a, str>,
+    /// Unique per send.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// The attempt number the first receive of this message counts as.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// The sender's idempotency key, if any.
+    #[serde(default, borrow)]
+    pub key: Option<Cow<'a, str>>,
+    /// Unix time in milliseconds before which the job must not run.
+    #[serde(default)]
+    pub not_before_ms: Option<i64>,
+    /// The job itself, unparsed.
+    #[serde(borrow)]
+    pub payload: &'a RawValue,
+}
 
 /// Why a message body is not an overtime envelope.
 #[derive(Debug, thiserror::Error)]
@@ -73,9 +97,9 @@ pub enum DecodeError {
     },
 }
 
-impl RawEnvelope {
+impl<'a> RawEnvelope<'a> {
     /// Parses a message body, leaving the payload for the job's own type.
-    pub fn decode(body: &str) -> Result<Self, DecodeError> {
+    pub fn decode(body: &'a str) -> Result<Self, DecodeError> {
         let env: Self = serde_json::from_str(body).map_err(DecodeError::NotAnEnvelope)?;
         if env.v > ENVELOPE_VERSION {
             return Err(DecodeError::UnsupportedVersion { found: env.v });

@@ -97,6 +97,7 @@ impl Tick {
 
 /// The minute `t` falls in: a cron fires at most once a minute, so all deliveries of one
 /// firing agree on it.
+#[cfg_attr(not(feature = "vercel"), allow(dead_code))]
 pub(crate) fn floor_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
 }

@@ -11,6 +11,7 @@ use crate::error::SqsError;
 use crate::job::{Delivered, Failure, JobContext};
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_MESSAGE_ATTRIBUTES};
 use crate::queue::{Queue, string_attribute};
+use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -30,8 +31,17 @@ pub(crate) struct Delivery {
     pub(crate) receive_count: u32,
     /// FIFO message group: deliveries of one group run in order.
     pub(crate) group_id: Option<String>,
-    /// String-valued message attributes.
-    pub(crate) attributes: HashMap<String, String>,
+    /// String-valued message attributes (at most 10, so a list beats a map).
+    pub(crate) attributes: Vec<(String, String)>,
+}
+
+impl Delivery {
+    fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// How a delivery ended.
@@ -79,22 +89,26 @@ impl<S: Send + Sync + 'static> Worker<S> {
         deliveries: Vec<Delivery>,
         deadline: Option<SystemTime>,
     ) -> Vec<(String, Disposition)> {
-        let lanes: Vec<Vec<Delivery>> = if source.queue.is_fifo() {
-            let mut order: Vec<Option<String>> = Vec::new();
-            let mut groups: HashMap<Option<String>, Vec<Delivery>> = HashMap::new();
-            for d in deliveries {
-                if !groups.contains_key(&d.group_id) {
-                    order.push(d.group_id.clone());
-                }
-                groups.entry(d.group_id.clone()).or_default().push(d);
-            }
-            order
-                .into_iter()
-                .filter_map(|g| groups.remove(&g))
+        if !source.queue.is_fifo() {
+            // Standard queues: every message on its own, at most `concurrency` at once.
+            return futures_util::stream::iter(deliveries)
+                .map(|d| async move {
+                    let disposition = self.process(source, &d, deadline).await;
+                    (d.message_id, disposition)
+                })
+                .buffer_unordered(self.config.concurrency)
                 .collect()
-        } else {
-            deliveries.into_iter().map(|d| vec![d]).collect()
-        };
+                .await;
+        }
+        let mut order: Vec<Option<String>> = Vec::new();
+        let mut groups: HashMap<Option<String>, Vec<Delivery>> = HashMap::new();
+        for d in deliveries {
+            if !groups.contains_key(&d.group_id) {
+                order.push(d.group_id.clone());
+            }
+            groups.entry(d.group_id.clone()).or_default().push(d);
+        }
+        let lanes = order.into_iter().filter_map(|g| groups.remove(&g));
         futures_util::stream::iter(lanes)
             .map(|lane| async move {
                 let mut out = Vec::with_capacity(lane.len());
@@ -136,9 +150,9 @@ impl<S: Send + Sync + 'static> Worker<S> {
         span: tracing::Span,
     ) -> Disposition {
         // Route on the attribute first: an unknown job is dead-lettered without a body parse.
-        if let Some(name) = d.attributes.get(ATTR_JOB) {
-            span.record("job", name.as_str());
-            if !self.runners.contains_key(name.as_str()) {
+        if let Some(name) = d.attribute(ATTR_JOB) {
+            span.record("job", name);
+            if !self.runners.contains_key(name) {
                 let reason = self.unknown_job_reason(name);
                 return self
                     .dead_letter(
@@ -169,11 +183,11 @@ impl<S: Send + Sync + 'static> Worker<S> {
             .attempt
             .saturating_add(d.receive_count.saturating_sub(1))
             .max(1);
-        if !d.attributes.contains_key(ATTR_JOB) {
-            span.record("job", env.job.as_str());
+        if d.attribute(ATTR_JOB).is_none() {
+            span.record("job", &*env.job);
         }
         span.record("attempt", attempt);
-        let Some(runner) = self.runners.get(env.job.as_str()) else {
+        let Some(runner) = self.runners.get(&*env.job) else {
             let reason = self.unknown_job_reason(&env.job);
             return self
                 .dead_letter(source, d, DeadLetterKind::UnknownJob, &reason, attempt)
@@ -184,13 +198,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
         let ctx = JobContext {
             meta: Arc::new(Delivered {
-                job: env.job.clone(),
-                job_id: env.id.clone(),
+                job: env.job.to_string(),
+                job_id: env.id.to_string(),
                 message_id: d.message_id.clone(),
                 attempt,
                 max_attempts: source.max_attempts,
                 deadline,
-                idempotency_key: env.key.clone(),
+                idempotency_key: env.key.as_deref().map(str::to_owned),
             }),
             queue: source.queue.clone(),
             state: self.state.clone(),
@@ -207,7 +221,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         };
         let (failure, reason) = match AssertUnwindSafe(run).catch_unwind().await {
             Ok(Ok(())) => {
-                tracing::info!("job succeeded");
+                tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
             }
             Ok(Err(err)) => (err.failure(), err.to_string()),
@@ -246,93 +260,111 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Hides the message for `delay`; on error SQS's visibility timeout brings it back anyway.
-    async fn retry_later(&self, queue: &Queue, d: &Delivery, delay: Duration) {
-        let result = queue
-            .client()
-            .change_message_visibility()
-            .queue_url(queue.url())
-            .receipt_handle(&d.receipt_handle)
-            .visibility_timeout(visibility_secs(delay))
-            .send()
-            .await;
-        if let Err(e) = result {
-            let err = SqsError::from_sdk("ChangeMessageVisibility", e);
-            tracing::warn!(error = %err, "could not set the retry delay; the queue's visibility timeout applies");
-        }
+    fn retry_later<'a>(
+        &'a self,
+        queue: &'a Queue,
+        d: &'a Delivery,
+        delay: Duration,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let result = queue
+                .client()
+                .change_message_visibility()
+                .queue_url(queue.url())
+                .receipt_handle(&d.receipt_handle)
+                .visibility_timeout(visibility_secs(delay))
+                .send()
+                .await;
+            if let Err(e) = result {
+                let err = SqsError::from_sdk("ChangeMessageVisibility", e);
+                tracing::warn!(error = %err, "could not set the retry delay; the queue's visibility timeout applies");
+            }
+        })
     }
 
     /// Re-enqueues a message that is not due yet with the remaining delay, then deletes it.
-    async fn hop(&self, source: &Source, d: &Delivery, wait: Duration) -> Disposition {
-        let delay = wait.min(SQS_MAX_DELAY);
-        tracing::debug!(remaining_s = wait.as_secs(), "not due yet; re-enqueueing");
-        let attrs = d
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        match forward(&source.queue, d, attrs, visibility_secs(delay)).await {
-            Ok(()) => self.delete(&source.queue, d).await,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not re-enqueue a delayed job; it will come back");
-                Disposition::Failed
+    // The slow paths below are boxed: their SQS calls make large futures, and keeping them
+    // out of the per-message future keeps the common path's future small and cheap to move.
+    fn hop<'a>(
+        &'a self,
+        source: &'a Source,
+        d: &'a Delivery,
+        wait: Duration,
+    ) -> BoxFuture<'a, Disposition> {
+        Box::pin(async move {
+            let delay = wait.min(SQS_MAX_DELAY);
+            tracing::debug!(remaining_s = wait.as_secs(), "not due yet; re-enqueueing");
+            let attrs = d
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            match forward(&source.queue, d, attrs, visibility_secs(delay)).await {
+                Ok(()) => self.delete(&source.queue, d).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not re-enqueue a delayed job; it will come back");
+                    Disposition::Failed
+                }
             }
-        }
+        })
     }
 
     /// Sends the message to the dead-letter queue with why, then deletes the original.
-    async fn dead_letter(
-        &self,
-        source: &Source,
-        d: &Delivery,
+    fn dead_letter<'a>(
+        &'a self,
+        source: &'a Source,
+        d: &'a Delivery,
         kind: DeadLetterKind,
-        reason: &str,
+        reason: &'a str,
         attempts: u32,
-    ) -> Disposition {
-        let Some(dlq) = &source.dead_letter else {
-            tracing::error!(
-                kind = kind.as_str(),
-                reason,
-                "no dead-letter queue; leaving the message in its queue"
-            );
-            return Disposition::Failed;
-        };
-        let mut attrs: Vec<(String, String)> = vec![
-            (ATTR_DLQ_KIND.into(), kind.as_str().into()),
-            (
-                ATTR_DLQ_REASON.into(),
-                truncate(reason, MAX_REASON_BYTES).into(),
-            ),
-            (ATTR_DLQ_ATTEMPTS.into(), attempts.to_string()),
-            (ATTR_DLQ_SOURCE.into(), source.queue.url().into()),
-            (ATTR_DLQ_MESSAGE_ID.into(), d.message_id.clone()),
-        ];
-        let mut kept: Vec<_> = d
-            .attributes
-            .iter()
-            .filter(|(k, _)| !k.starts_with("overtime.dlq."))
-            .collect();
-        kept.sort();
-        for (k, v) in kept
-            .into_iter()
-            .take(SQS_MAX_MESSAGE_ATTRIBUTES - attrs.len())
-        {
-            attrs.push((k.clone(), v.clone()));
-        }
-        match forward(dlq, d, attrs, 0).await {
-            Ok(()) => {
-                tracing::warn!(
+    ) -> BoxFuture<'a, Disposition> {
+        Box::pin(async move {
+            let Some(dlq) = &source.dead_letter else {
+                tracing::error!(
                     kind = kind.as_str(),
                     reason,
-                    dlq = dlq.url(),
-                    "message dead-lettered"
+                    "no dead-letter queue; leaving the message in its queue"
                 );
-                self.delete(&source.queue, d).await
+                return Disposition::Failed;
+            };
+            let mut attrs: Vec<(String, String)> = vec![
+                (ATTR_DLQ_KIND.into(), kind.as_str().into()),
+                (
+                    ATTR_DLQ_REASON.into(),
+                    truncate(reason, MAX_REASON_BYTES).into(),
+                ),
+                (ATTR_DLQ_ATTEMPTS.into(), attempts.to_string()),
+                (ATTR_DLQ_SOURCE.into(), source.queue.url().into()),
+                (ATTR_DLQ_MESSAGE_ID.into(), d.message_id.clone()),
+            ];
+            let mut kept: Vec<_> = d
+                .attributes
+                .iter()
+                .filter(|(k, _)| !k.starts_with("overtime.dlq."))
+                .collect();
+            kept.sort();
+            for (k, v) in kept
+                .into_iter()
+                .take(SQS_MAX_MESSAGE_ATTRIBUTES - attrs.len())
+            {
+                attrs.push((k.clone(), v.clone()));
             }
-            Err(err) => {
-                tracing::error!(error = %err, kind = kind.as_str(), "could not dead-letter; the message will come back");
-                Disposition::Failed
+            match forward(dlq, d, attrs, 0).await {
+                Ok(()) => {
+                    tracing::warn!(
+                        kind = kind.as_str(),
+                        reason,
+                        dlq = dlq.url(),
+                        "message dead-lettered"
+                    );
+                    self.delete(&source.queue, d).await
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, kind = kind.as_str(), "could not dead-letter; the message will come back");
+                    Disposition::Failed
+                }
             }
-        }
+        })
     }
 
     async fn delete(&self, queue: &Queue, d: &Delivery) -> Disposition {

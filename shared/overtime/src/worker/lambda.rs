@@ -5,7 +5,6 @@ use super::dispatch::{Delivery, Disposition};
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,8 +31,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let mut failures = Vec::new();
         // A mapping has one queue, but nothing stops a caller from mixing records.
         let mut by_source: Vec<(String, Vec<Delivery>)> = Vec::new();
-        for record in event.payload.records {
-            let arn = record.event_source_arn.clone().unwrap_or_default();
+        for mut record in event.payload.records {
+            let arn = record.event_source_arn.take().unwrap_or_default();
             match delivery(record) {
                 Ok(d) => match by_source.iter_mut().find(|(a, _)| *a == arn) {
                     Some((_, v)) => v.push(d),
@@ -57,6 +56,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 }
             }
         }
+        tracing::info!(failed = failures.len(), "batch settled");
         batch_response(failures)
     }
 }
@@ -78,9 +78,16 @@ fn batch_response(failures: Vec<String>) -> SqsBatchResponse {
 /// no message id is reported as the empty id, which makes Lambda retry the whole batch:
 /// better than losing a message no one can name.
 fn delivery(r: SqsMessage) -> Result<Delivery, String> {
-    let (Some(message_id), Some(receipt_handle)) = (r.message_id.clone(), r.receipt_handle) else {
-        tracing::error!("SQS record without message id or receipt handle; failing it");
-        return Err(r.message_id.unwrap_or_default());
+    let Some(message_id) = r.message_id else {
+        tracing::error!("SQS record without a message id; failing the batch so nothing is lost");
+        return Err(String::new());
+    };
+    let Some(receipt_handle) = r.receipt_handle else {
+        tracing::error!(
+            message_id,
+            "SQS record without a receipt handle; failing it"
+        );
+        return Err(message_id);
     };
     let mut attrs = r.attributes;
     Ok(Delivery {
@@ -96,7 +103,7 @@ fn delivery(r: SqsMessage) -> Result<Delivery, String> {
             .message_attributes
             .into_iter()
             .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
-            .collect::<HashMap<_, _>>(),
+            .collect(),
     })
 }
 

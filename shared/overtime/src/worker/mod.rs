@@ -16,6 +16,7 @@ mod source;
 
 pub use backoff::Backoff;
 pub use dispatch::DeadLetterKind;
+#[cfg(feature = "vercel")]
 pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
 
