@@ -10,6 +10,8 @@ use std::time::Duration;
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {
     lines: Arc<Mutex<Vec<String>>>,
+    /// When each id last ran, in Unix milliseconds.
+    times: Arc<Mutex<std::collections::HashMap<String, u128>>>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -18,6 +20,7 @@ impl Ledger {
     pub fn from_env() -> Self {
         Self {
             lines: Arc::default(),
+            times: Arc::default(),
             file: std::env::var_os("LEDGER_PATH").map(Into::into),
         }
     }
@@ -34,9 +37,21 @@ impl Ledger {
         if let Some(mut f) = file {
             let _ = writeln!(f, "{line}");
         }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        if let Ok(mut times) = self.times.lock() {
+            times.insert(id.to_owned(), now);
+        }
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(line);
         }
+    }
+
+    /// When the job with `id` last ran (Unix milliseconds).
+    pub fn ran_at(&self, id: &str) -> Option<u128> {
+        self.times.lock().ok().and_then(|t| t.get(id).copied())
     }
 
     /// Every line recorded so far.

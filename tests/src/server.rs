@@ -121,6 +121,16 @@ pub struct QueueSpec {
     pub fifo: bool,
 }
 
+impl QueueSpec {
+    /// A standard queue with a dead-letter queue after `max_receive` receives.
+    pub fn with_dlq(max_receive: u32) -> Self {
+        Self {
+            max_receive: Some(max_receive),
+            ..Self::default()
+        }
+    }
+}
+
 /// A fresh queue (and its dead-letter queue, if asked for).
 #[derive(Debug, Clone)]
 pub struct TestQueue {
@@ -210,6 +220,17 @@ impl Sqs {
             .unwrap_or_default()
     }
 
+    /// Receives (without deleting) until `n` messages are in hand; panics after 20 s.
+    pub async fn receive_n(&self, url: &str, n: usize) -> Vec<aws_sdk_sqs::types::Message> {
+        let start = Instant::now();
+        let mut got = Vec::new();
+        while got.len() < n && start.elapsed() < Duration::from_secs(20) {
+            got.extend(self.receive(url, 1).await);
+        }
+        assert_eq!(got.len(), n, "received {} of {n} messages", got.len());
+        got
+    }
+
     /// Receives and deletes until `want` messages were seen or `timeout` passes.
     pub async fn drain(
         &self,
@@ -283,4 +304,50 @@ pub fn receive_count(m: &aws_sdk_sqs::types::Message) -> u32 {
         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with one SQS JSON error, and
+/// counts the requests it gets.
+pub async fn failing_sqs(
+    code: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                let _ = socket.read(&mut buf).await;
+                let body = format!(
+                    r#"{{"__type":"com.amazonaws.sqs#{code}","message":"test server says {code}"}}"#
+                );
+                let response = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-query-error: {code};Sender\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+/// An SQS client for `endpoint` that does not retry, so each call is one request.
+pub fn client_for(endpoint: &str) -> Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    Client::from_conf(config)
 }

@@ -7,7 +7,7 @@ use overtime_tests::jobs::{Flaky, Record};
 use overtime_tests::lambda::{Function, RuntimeApi, fixture, sqs_event};
 use overtime_tests::{QueueSpec, attr, sqs};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn lambda_env(api: &RuntimeApi) -> Vec<(&'static str, String)> {
     vec![
@@ -25,15 +25,7 @@ fn lambda_env(api: &RuntimeApi) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn sqs_batch_through_the_runtime_api_reports_partial_failures() {
     let sqs = sqs().await;
-    let q = sqs
-        .queue(
-            "lambda-sqs",
-            QueueSpec {
-                max_receive: Some(5),
-                ..Default::default()
-            },
-        )
-        .await;
+    let q = sqs.queue("lambda-sqs", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
         .send_batch((0..4).map(|i| Record {
@@ -55,12 +47,7 @@ async fn sqs_batch_through_the_runtime_api_reports_partial_failures() {
     env.push(("BACKOFF_MS", "4000".into()));
     let _worker = Function::start("test-worker", &env);
 
-    let mut messages = Vec::new();
-    let start = Instant::now();
-    while messages.len() < 5 && start.elapsed() < Duration::from_secs(20) {
-        messages.extend(sqs.receive(&q.url, 1).await);
-    }
-    assert_eq!(messages.len(), 5);
+    let messages = sqs.receive_n(&q.url, 5).await;
     let response = api
         .invoke(&sqs_event(&messages, &q.arn))
         .expect("the invocation succeeds as a whole");

@@ -3,8 +3,10 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 use overtime::{Message, Queue, SendError, SqsError};
 use overtime_tests::jobs::Record;
+use overtime_tests::server::{client_for, failing_sqs};
 use overtime_tests::{QueueSpec, attr, sqs};
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn record(id: impl Into<String>) -> Record {
@@ -52,15 +54,10 @@ async fn fan_out_of_200_jobs_arrives_exactly_once() {
 #[tokio::test]
 async fn oversized_payloads_are_refused_before_any_network_call() {
     let sqs = sqs().await;
-    // Nothing listens on port 9: any network call would fail with a transport error.
-    let unreachable = aws_sdk_sqs::Client::from_conf(
-        sqs.client
-            .config()
-            .to_builder()
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    let queue = Queue::new(unreachable, "http://127.0.0.1:9/000000000000/nowhere");
+    // A server that counts connections: a refused message must not cause one.
+    let (endpoint, requests) = failing_sqs("InternalError").await;
+    let unreachable = client_for(&endpoint);
+    let queue = Queue::new(unreachable, format!("{endpoint}/000000000000/nowhere"));
     let big = record("x".repeat(overtime::limits::SQS_MAX_MESSAGE_BYTES));
     match queue.send(&big).await {
         Err(SendError::TooLarge { size, limit, job }) => {
@@ -70,11 +67,17 @@ async fn oversized_payloads_are_refused_before_any_network_call() {
         }
         other => panic!("expected TooLarge, got {other:?}"),
     }
-    // A small one does reach for the network, and says so.
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "refused before any network call"
+    );
+    // A small one does reach the server, and its error comes back typed.
     match queue.send(&record("small")).await {
-        Err(SendError::Sqs(SqsError::Transport { .. })) => {}
-        other => panic!("expected a transport error, got {other:?}"),
+        Err(SendError::Sqs(e)) => assert_eq!(e.code(), Some("InternalError")),
+        other => panic!("expected an SQS error, got {other:?}"),
     }
+    assert!(requests.load(Ordering::SeqCst) >= 1);
 
     // A queue configured below SQS's limit: its MaximumMessageSize applies.
     let q = sqs.queue("small-max", QueueSpec::default()).await;
@@ -142,7 +145,8 @@ async fn fifo_deduplicates_by_idempotency_key_and_by_content() {
         .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 
-    let received = sqs.drain(&q.url, 3, Duration::from_secs(10)).await;
+    // Ask for more than should arrive: a duplicate would show up here.
+    let received = sqs.drain(&q.url, 4, Duration::from_secs(6)).await;
     let ids: Vec<String> = received
         .iter()
         .map(|m| {

@@ -24,7 +24,7 @@ async fn signup(queue: Queue, req: Request) -> Response {
             &body!({"error": "not an email address"}),
         );
     }
-    // One welcome email per address, however often the form is submitted.
+    // The key reaches the job, which passes it to the email provider's idempotency key.
     let key = format!("welcome:{email}");
     let sent = match Message::new(&WelcomeEmail { email }) {
         Ok(msg) => queue.send_message(msg.idempotency_key(key)).await,

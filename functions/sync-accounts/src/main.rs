@@ -5,7 +5,8 @@ use overtime::cron::{self, Tick};
 use overtime::{BoxError, Message, Queue};
 
 async fn sync_accounts(queue: Queue, tick: Tick) -> Result<(), BoxError> {
-    // Keyed by tick and account: a duplicate delivery of this tick enqueues the same keys.
+    // Keyed by tick and account: a duplicate delivery of this tick produces the same keys,
+    // which the job hands to whatever it calls (and which deduplicate on a FIFO queue).
     let messages = app::accounts()
         .into_iter()
         .map(|id| {
@@ -20,7 +21,7 @@ async fn sync_accounts(queue: Queue, tick: Tick) -> Result<(), BoxError> {
         "fanned out"
     );
     match failed.first() {
-        // Failing the tick makes the platform retry it; the keys make the retry safe.
+        // Failing the tick makes the platform retry it, with the same keys.
         Some(err) => Err(format!(
             "{} of {} sends failed, first: {err}",
             failed.len(),

@@ -45,7 +45,7 @@ where
     Fut: Future<Output = Response> + Send + 'static,
 {
     #[cfg(feature = "lambda")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if crate::platform::on_lambda() {
         return lambda::serve(handler).await;
     }
     #[cfg(feature = "vercel")]

@@ -9,6 +9,7 @@ mod error;
 pub mod http;
 mod job;
 pub mod limits;
+mod platform;
 pub mod queue;
 pub mod telemetry;
 pub mod worker;

@@ -111,7 +111,7 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     #[cfg(feature = "lambda")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if crate::platform::on_lambda() {
         return lambda::run(handler).await;
     }
     #[cfg(feature = "vercel")]

@@ -6,6 +6,7 @@
 //! because an unauthenticated cron endpoint lets anyone on the internet run the job.
 
 use super::{Tick, TickSource, floor_to_minute};
+use crate::http::json;
 use crate::job::BoxError;
 use crate::worker::panic_message as dispatch_panic_message;
 use futures_util::FutureExt;
@@ -104,7 +105,7 @@ where
         }
         return json(
             err.status(),
-            serde_json::json!({ "ok": false, "error": err.to_string() }),
+            &serde_json::json!({ "ok": false, "error": err.to_string() }),
         );
     }
     let tick = tick_from_request(path, headers);
@@ -115,7 +116,7 @@ where
         Ok(Ok(())) => {
             return json(
                 StatusCode::OK,
-                serde_json::json!({ "ok": true, "tick": key }),
+                &serde_json::json!({ "ok": true, "tick": key }),
             );
         }
         Ok(Err(err)) => crate::error::error_chain(&*err),
@@ -124,18 +125,8 @@ where
     tracing::error!(path, error = %error, "cron handler failed");
     json(
         StatusCode::INTERNAL_SERVER_ERROR,
-        serde_json::json!({ "ok": false, "tick": key, "error": error }),
+        &serde_json::json!({ "ok": false, "tick": key, "error": error }),
     )
-}
-
-fn json(status: StatusCode, body: serde_json::Value) -> Response<String> {
-    let mut response = Response::new(body.to_string());
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 /// Serves the cron handler with Vercel's Rust runtime (an HTTP server on

@@ -8,6 +8,7 @@ use crate::limits::{SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES};
 use aws_sdk_sqs::error::BuildError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Attempts per entry, the first included, before a transient failure is returned.
@@ -50,18 +51,54 @@ pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>
     }
 
     let chunks = pack(ready);
-    let mut calls =
-        futures_util::stream::iter(chunks.into_iter().map(|chunk| send_chunk(queue, chunk)))
-            .buffer_unordered(queue.inner.concurrency);
-    while let Some(done) = calls.next().await {
-        for (index, outcome) in done {
-            results[index] = Some(outcome);
+    if queue.is_fifo() {
+        send_fifo(queue, chunks, &mut results).await;
+    } else {
+        let mut calls = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| send_chunk(queue, chunk, true)),
+        )
+        .buffer_unordered(queue.inner.concurrency);
+        while let Some(done) = calls.next().await {
+            for (index, outcome) in done {
+                results[index] = Some(outcome);
+            }
         }
     }
     results
         .into_iter()
         .map(|r| r.unwrap_or(Err(SendError::Internal("message left without a result"))))
         .collect()
+}
+
+/// FIFO order survives only if batches go one after another and a failed message is not
+/// re-sent behind its successors: once a message of a group fails, the group's later
+/// messages are not sent either, and the caller re-sends from the first failure.
+async fn send_fifo(
+    queue: &Queue,
+    chunks: Vec<Vec<(usize, Prepared)>>,
+    results: &mut [Option<Outcome>],
+) {
+    let mut blocked: HashSet<String> = HashSet::new();
+    for chunk in chunks {
+        let (held, go): (Vec<_>, Vec<_>) = chunk
+            .into_iter()
+            .partition(|(_, p)| p.group.as_ref().is_some_and(|g| blocked.contains(g)));
+        for (index, p) in held {
+            results[index] = Some(Err(SendError::GroupBlocked {
+                group: p.group.unwrap_or_default(),
+            }));
+        }
+        let groups: HashMap<usize, Option<String>> =
+            go.iter().map(|(i, p)| (*i, p.group.clone())).collect();
+        for (index, outcome) in send_chunk(queue, go, false).await {
+            if let (Err(_), Some(Some(group))) = (&outcome, groups.get(&index)) {
+                blocked.insert(group.clone());
+            }
+            results[index] = Some(outcome);
+        }
+    }
 }
 
 /// Packs messages, in order, into batches of at most 10 entries and 1 MiB.
@@ -84,7 +121,13 @@ fn pack(ready: Vec<(usize, Prepared)>) -> Vec<Vec<(usize, Prepared)>> {
     chunks
 }
 
-async fn send_chunk(queue: &Queue, mut pending: Vec<(usize, Prepared)>) -> Vec<(usize, Outcome)> {
+/// Sends one batch. Whole-call failures are retried when transient; so are failed entries,
+/// if `retry_entries` (not on FIFO queues, where a late re-send would break the order).
+async fn send_chunk(
+    queue: &Queue,
+    mut pending: Vec<(usize, Prepared)>,
+    retry_entries: bool,
+) -> Vec<(usize, Outcome)> {
     let mut done = Vec::with_capacity(pending.len());
     for attempt in 1..=ENTRY_ATTEMPTS {
         let entries = match pending.iter().map(|(i, p)| entry(*i, p)).collect() {
@@ -133,7 +176,8 @@ async fn send_chunk(queue: &Queue, mut pending: Vec<(usize, Prepared)>) -> Vec<(
                         failed.message().unwrap_or_default(),
                     );
                     // Entries SQS blames on the sender will fail the same way again.
-                    let settled = failed.sender_fault() || last || !err.is_transient();
+                    let settled =
+                        failed.sender_fault() || last || !err.is_transient() || !retry_entries;
                     if let Some(pos) = position(&pending, failed.id()).filter(|_| settled) {
                         let (i, _) = pending.swap_remove(pos);
                         done.push((i, Err(err.into())));

@@ -93,6 +93,15 @@ pub enum SendError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Not sent: an earlier message of the same FIFO group failed, and sending this one
+    /// would deliver the group out of order. Re-send from the first failed message.
+    #[error(
+        "not sent: an earlier message of FIFO group {group:?} failed; re-send from the first failure to keep the order"
+    )]
+    GroupBlocked {
+        /// The message group id.
+        group: String,
+    },
     /// SQS refused the message or the call failed (after retries for transient errors).
     #[error(transparent)]
     Sqs(#[from] SqsError),

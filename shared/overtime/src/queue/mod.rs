@@ -44,6 +44,7 @@ pub struct Queue {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     client: Client,
     url: String,
@@ -103,13 +104,7 @@ impl Queue {
     }
 
     fn rebuild(self, f: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = Inner {
-            client: self.inner.client.clone(),
-            url: self.inner.url.clone(),
-            fifo: self.inner.fifo,
-            concurrency: self.inner.concurrency,
-            max_message_bytes: self.inner.max_message_bytes.clone(),
-        };
+        let mut inner = Inner::clone(&self.inner);
         f(&mut inner);
         Self {
             inner: Arc::new(inner),

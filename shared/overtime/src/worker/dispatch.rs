@@ -5,7 +5,7 @@ use super::backoff::visibility_secs;
 use super::source::Source;
 use crate::envelope::{
     ATTR_DLQ_ATTEMPTS, ATTR_DLQ_KIND, ATTR_DLQ_MESSAGE_ID, ATTR_DLQ_REASON, ATTR_DLQ_SOURCE,
-    ATTR_JOB, RawEnvelope,
+    ATTR_JOB, DecodeError, RawEnvelope,
 };
 use crate::error::SqsError;
 use crate::job::{Delivered, Failure, JobContext};
@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{Instrument, field};
 
+/// Longest delay a message may ask for: past it, `not_before_ms` is taken as corrupt.
+const MAX_HOP_DELAY: Duration = Duration::from_secs(366 * 86_400);
 /// Longest reason kept in a dead letter's attributes.
 const MAX_REASON_BYTES: usize = 4096;
 
@@ -115,6 +117,9 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 let mut failed = false;
                 for d in lane {
                     let disposition = if failed {
+                        // Not run: release it now so it follows its group's head back in order,
+                        // instead of waiting out the whole visibility timeout.
+                        self.retry_later(&source.queue, &d, Duration::ZERO).await;
                         Disposition::Failed
                     } else {
                         self.process(source, &d, deadline).await
@@ -167,6 +172,18 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
         let env = match RawEnvelope::decode(&d.body) {
             Ok(env) => env,
+            Err(err @ DecodeError::UnsupportedVersion { .. }) => {
+                // A sender deployed before this worker: a later attempt may meet a newer worker.
+                return self
+                    .fail_or_exhaust(
+                        source,
+                        d,
+                        d.receive_count,
+                        Failure::Retry(None),
+                        err.to_string(),
+                    )
+                    .await;
+            }
             Err(err) => {
                 return self
                     .dead_letter(
@@ -194,6 +211,16 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 .await;
         };
         if let Some(wait) = env.not_before_ms.and_then(remaining_until) {
+            if wait > MAX_HOP_DELAY {
+                let reason = format!(
+                    "not_before_ms is {} days away, past the {}-day limit on delays",
+                    wait.as_secs() / 86_400,
+                    MAX_HOP_DELAY.as_secs() / 86_400
+                );
+                return self
+                    .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
+                    .await;
+            }
             return self.hop(source, d, wait).await;
         }
         let ctx = JobContext {
@@ -210,16 +237,20 @@ impl<S: Send + Sync + 'static> Worker<S> {
             state: self.state.clone(),
             span: span.clone(),
         };
-        let run = match runner(env.payload.get(), ctx) {
-            Ok(run) => run,
-            Err(err) => {
+        // Decoding the payload and calling `run` can panic too (a custom `Deserialize`, a
+        // `run` that panics before its first await): both are caught with the job itself.
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| runner(env.payload.get(), ctx)));
+        let outcome = match started {
+            Ok(Ok(run)) => AssertUnwindSafe(run).catch_unwind().await,
+            Ok(Err(err)) => {
                 let reason = format!("payload does not match job {}: {err}", env.job);
                 return self
                     .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
                     .await;
             }
+            Err(panic) => Err(panic),
         };
-        let (failure, reason) = match AssertUnwindSafe(run).catch_unwind().await {
+        let (failure, reason) = match outcome {
             Ok(Ok(())) => {
                 tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
@@ -230,6 +261,19 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 format!("job panicked: {}", panic_message(&*panic)),
             ),
         };
+        self.fail_or_exhaust(source, d, attempt, failure, reason)
+            .await
+    }
+
+    /// Settles a failed attempt: dead-letter if permanent or out of attempts, else back off.
+    async fn fail_or_exhaust(
+        &self,
+        source: &Source,
+        d: &Delivery,
+        attempt: u32,
+        failure: Failure,
+        reason: String,
+    ) -> Disposition {
         match failure {
             Failure::Permanent => {
                 tracing::warn!(error = %reason, "job failed permanently");
@@ -319,19 +363,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         attempts: u32,
     ) -> BoxFuture<'a, Disposition> {
         Box::pin(async move {
-            let Some(dlq) = &source.dead_letter else {
-                tracing::error!(
-                    kind = kind.as_str(),
-                    reason,
-                    "no dead-letter queue; leaving the message in its queue"
-                );
-                return Disposition::Failed;
-            };
+            let dlq = &source.dead_letter;
             let mut attrs: Vec<(String, String)> = vec![
                 (ATTR_DLQ_KIND.into(), kind.as_str().into()),
                 (
                     ATTR_DLQ_REASON.into(),
-                    truncate(reason, MAX_REASON_BYTES).into(),
+                    attribute_text(reason, MAX_REASON_BYTES),
                 ),
                 (ATTR_DLQ_ATTEMPTS.into(), attempts.to_string()),
                 (ATTR_DLQ_SOURCE.into(), source.queue.url().into()),
@@ -423,6 +460,24 @@ fn remaining_until(not_before_ms: i64) -> Option<Duration> {
     (due > now).then(|| Duration::from_millis(u64::try_from(due - now).unwrap_or(u64::MAX)))
 }
 
+/// `s` as SQS accepts in an attribute value (XML characters only), cut to `max` bytes:
+/// an error message quoting bad input must not make its own dead letter undeliverable.
+fn attribute_text(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| match c {
+            '\t'
+            | '\n'
+            | '\r'
+            | '\u{20}'..='\u{D7FF}'
+            | '\u{E000}'..='\u{FFFD}'
+            | '\u{10000}'.. => c,
+            _ => '\u{FFFD}',
+        })
+        .collect();
+    truncate(&clean, max).to_owned()
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -445,6 +500,15 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_text_is_what_sqs_accepts() {
+        assert_eq!(
+            attribute_text("bad \u{0}byte\u{1b}", 100),
+            "bad \u{FFFD}byte\u{FFFD}"
+        );
+        assert_eq!(attribute_text("line\nbreak", 4), "line");
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -19,6 +19,7 @@ pub use dispatch::DeadLetterKind;
 #[cfg(feature = "vercel")]
 pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
+pub use source::SourceError;
 
 use crate::job::{BoxError, Job, JobContext, JobResult};
 use crate::queue::Queue;
@@ -150,9 +151,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Declares the URL of the queue behind an event source ARN, saving a `GetQueueUrl`
-    /// call on a cold start. With [`max_attempts`](Self::max_attempts) and
-    /// [`dead_letter_queue`](Self::dead_letter_queue) also set, the worker makes no call
-    /// at all before its first job.
+    /// call on a cold start. (The queue's redrive policy is still read once, to keep
+    /// [`max_attempts`](Self::max_attempts) within its `maxReceiveCount`.)
     pub fn queue_url(mut self, arn: impl Into<String>, url: impl Into<String>) -> Self {
         self.config.queue_urls.insert(arn.into(), url.into());
         self
@@ -163,7 +163,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
     /// [`run_poller`](Self::run_poller) on the queue named by `OVERTIME_QUEUE_URL`.
     pub async fn run(self) -> Result<(), BoxError> {
         #[cfg(feature = "lambda")]
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        if crate::platform::on_lambda() {
             return Box::pin(self.run_lambda()).await;
         }
         let queue = Queue::from_env_var(QUEUE_URL_VAR).await?;

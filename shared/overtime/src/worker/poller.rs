@@ -2,11 +2,12 @@
 
 use super::Worker;
 use super::dispatch::{Delivery, Disposition};
-use super::source::Source;
+use super::source::{Source, SourceError};
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_RECEIVE, SQS_MAX_WAIT};
 use crate::queue::Queue;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,17 @@ pub enum PollerError {
         #[source]
         source: SqsError,
     },
+    /// The queue has no dead-letter queue, so failures could not be kept.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A receive loop panicked (a bug in overtime: job panics are caught per message).
+    #[error("a receive loop for {queue} crashed: {reason}")]
+    Crashed {
+        /// The queue URL.
+        queue: String,
+        /// The panic or cancellation.
+        reason: String,
+    },
 }
 
 impl<S: Send + Sync + 'static> Worker<S> {
@@ -43,15 +55,18 @@ impl<S: Send + Sync + 'static> Worker<S> {
         stop: impl Future<Output = ()> + Send,
     ) -> Result<(), PollerError> {
         let this = Arc::new(self.client(queue.client().clone()));
-        let source =
-            this.source_for_url(queue.url())
-                .await
-                .map_err(|source| PollerError::Queue {
+        let source = this
+            .source_for_url(queue.url())
+            .await
+            .map_err(|err| match err {
+                SourceError::Sqs(source) => PollerError::Queue {
                     queue: queue.url().to_owned(),
                     source,
-                })?;
+                },
+                other => PollerError::Source(other),
+            })?;
         tracing::info!(queue = %queue.url(), max_attempts = source.max_attempts,
-            dead_letter = source.dead_letter.as_ref().map(Queue::url), "poller started");
+            dead_letter = source.dead_letter.url(), "poller started");
         let (tx, rx) = watch::channel(false);
         // Enough receivers to keep `concurrency` messages in hand, ten at a time.
         let loops = this.config.concurrency.div_ceil(10).max(1);
@@ -65,20 +80,30 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 tracing::info!("stopping: finishing messages in hand");
             }
             Some(joined) = tasks.join_next() => {
-                if let Ok(Err(e)) = joined {
-                    result = Err(e);
-                }
+                result = flatten(joined, queue.url());
             }
         }
         let _ = tx.send(true);
         while let Some(joined) = tasks.join_next().await {
-            if let Ok(Err(e)) = joined {
-                result = result.and(Err(e));
-            }
+            result = result.and(flatten(joined, queue.url()));
         }
         tracing::info!("poller stopped");
         result
     }
+}
+
+/// A receive loop's end as the poller's result; a loop that panicked is an error too, so a
+/// supervisor sees the poller fail instead of exiting cleanly.
+fn flatten(
+    joined: Result<Result<(), PollerError>, tokio::task::JoinError>,
+    queue: &str,
+) -> Result<(), PollerError> {
+    joined.unwrap_or_else(|err| {
+        Err(PollerError::Crashed {
+            queue: queue.to_owned(),
+            reason: err.to_string(),
+        })
+    })
 }
 
 async fn poll_loop<S: Send + Sync + 'static>(
@@ -131,14 +156,16 @@ async fn poll_loop<S: Send + Sync + 'static>(
             continue;
         }
         let deliveries: Vec<Delivery> = messages.into_iter().filter_map(delivery).collect();
+        let handles: HashMap<String, String> = deliveries
+            .iter()
+            .map(|d| (d.message_id.clone(), d.receipt_handle.clone()))
+            .collect();
         // Not raced with the stop signal: messages in hand are always finished and settled.
-        let settled = worker
-            .process_batch(&source, deliveries.clone(), None)
-            .await;
-        let done: Vec<&Delivery> = settled
+        let settled = worker.process_batch(&source, deliveries, None).await;
+        let done: Vec<&str> = settled
             .iter()
             .filter(|(_, d)| *d == Disposition::Succeeded)
-            .filter_map(|(id, _)| deliveries.iter().find(|d| &d.message_id == id))
+            .filter_map(|(id, _)| handles.get(id).map(String::as_str))
             .collect();
         delete_batch(queue, &done).await;
     }
@@ -167,15 +194,15 @@ fn delivery(m: aws_sdk_sqs::types::Message) -> Option<Delivery> {
     })
 }
 
-async fn delete_batch(queue: &Queue, done: &[&Delivery]) {
+async fn delete_batch(queue: &Queue, done: &[&str]) {
     for chunk in done.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
         let entries: Vec<_> = chunk
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| {
+            .filter_map(|(i, handle)| {
                 DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .receipt_handle(&d.receipt_handle)
+                    .receipt_handle(*handle)
                     .build()
                     .ok()
             })

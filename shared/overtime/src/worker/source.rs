@@ -12,7 +12,23 @@ use std::sync::Arc;
 pub(crate) struct Source {
     pub(crate) queue: Queue,
     pub(crate) max_attempts: u32,
-    pub(crate) dead_letter: Option<Queue>,
+    pub(crate) dead_letter: Queue,
+}
+
+/// Why the worker cannot consume from a queue.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// An SQS call needed to resolve the queue failed.
+    #[error(transparent)]
+    Sqs(#[from] SqsError),
+    /// Neither the queue's redrive policy nor the worker names a dead-letter queue.
+    #[error(
+        "queue {queue} has no dead-letter queue: set a RedrivePolicy on it (maxReceiveCount ≥ 5) or call Worker::dead_letter_queue; without one, failed messages would be dropped when the queue's retention runs out"
+    )]
+    NoDeadLetterQueue {
+        /// The queue URL.
+        queue: String,
+    },
 }
 
 /// What a queue's `RedrivePolicy` attribute says.
@@ -24,14 +40,14 @@ struct Redrive {
 
 impl<S: Send + Sync + 'static> Worker<S> {
     /// The source for a queue known by URL (the poller).
-    pub(crate) async fn source_for_url(&self, url: &str) -> Result<Arc<Source>, SqsError> {
+    pub(crate) async fn source_for_url(&self, url: &str) -> Result<Arc<Source>, SourceError> {
         self.cached_source(url, || async { Ok(url.to_owned()) })
             .await
     }
 
     /// The source for an event source ARN (Lambda), looking up its URL if not declared.
     #[cfg_attr(not(feature = "lambda"), allow(dead_code))]
-    pub(crate) async fn source_for_arn(&self, arn: &str) -> Result<Arc<Source>, SqsError> {
+    pub(crate) async fn source_for_arn(&self, arn: &str) -> Result<Arc<Source>, SourceError> {
         let declared = self.config.queue_urls.get(arn).cloned();
         self.cached_source(arn, || async move {
             match declared {
@@ -42,7 +58,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         .await
     }
 
-    async fn cached_source<F, Fut>(&self, key: &str, url: F) -> Result<Arc<Source>, SqsError>
+    async fn cached_source<F, Fut>(&self, key: &str, url: F) -> Result<Arc<Source>, SourceError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<String, SqsError>>,
@@ -81,19 +97,16 @@ impl<S: Send + Sync + 'static> Worker<S> {
             })
     }
 
-    async fn resolve(&self, url: String) -> Result<Source, SqsError> {
+    async fn resolve(&self, url: String) -> Result<Source, SourceError> {
         let client = self.sqs().await.clone();
         let cfg: &Config = &self.config;
-        let redrive = if cfg.max_attempts.is_some() && cfg.dead_letter_url.is_some() {
-            None
-        } else {
-            match read_redrive(&client, &url).await {
-                Ok(r) => r,
-                Err(err) => {
-                    tracing::warn!(queue = %url, error = %err,
-                        "could not read the queue's RedrivePolicy; using the worker's settings");
-                    None
-                }
+        // Read even when attempts and DLQ are declared: the clamp below needs maxReceiveCount.
+        let redrive = match read_redrive(&client, &url).await {
+            Ok(r) => r,
+            Err(err) => {
+                tracing::warn!(queue = %url, error = %err,
+                    "could not read the queue's RedrivePolicy; using the worker's settings");
+                None
             }
         };
         let max_attempts = match (cfg.max_attempts, &redrive) {
@@ -107,19 +120,15 @@ impl<S: Send + Sync + 'static> Worker<S> {
             (None, None) => DEFAULT_MAX_ATTEMPTS,
         };
         let dead_letter_url = match (&cfg.dead_letter_url, redrive) {
-            (Some(u), _) => Some(u.clone()),
-            (None, Some(r)) => Some(self.url_for_arn(&r.target_arn).await?),
-            (None, None) => {
-                tracing::warn!(queue = %url,
-                    "no dead-letter queue: set a RedrivePolicy on the queue or Worker::dead_letter_queue; \
-                     failed messages will stay in the queue until it drops them");
-                None
-            }
+            (Some(u), _) => u.clone(),
+            (None, Some(r)) => self.url_for_arn(&r.target_arn).await?,
+            // Without one, failures would circle until the queue's retention drops them.
+            (None, None) => return Err(SourceError::NoDeadLetterQueue { queue: url }),
         };
         Ok(Source {
             queue: Queue::new(client.clone(), url),
             max_attempts,
-            dead_letter: dead_letter_url.map(|u| Queue::new(client, u)),
+            dead_letter: Queue::new(client, dead_letter_url),
         })
     }
 }
