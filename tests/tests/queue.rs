@@ -3,7 +3,7 @@
 use aws_sdk_sqs::types::QueueAttributeName;
 use overtime::{Message, Queue, SendError, SqsError};
 use overtime_tests::jobs::Record;
-use overtime_tests::server::{client_for, failing_sqs};
+use overtime_tests::server::{client_for, failing_sqs, flaky_batch_sqs};
 use overtime_tests::{QueueSpec, attr, sqs};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -228,4 +228,76 @@ async fn sqs_errors_are_typed_and_do_not_stop_other_sends() {
     }
     // An empty batch makes no call and returns nothing.
     assert!(queue.send_batch(Vec::<Record>::new()).await.is_empty());
+}
+
+#[tokio::test]
+async fn only_failed_entries_are_retried_and_fifo_groups_stop_at_a_failure() {
+    let (endpoint, seen) = flaky_batch_sqs().await;
+    let client = client_for(&endpoint);
+
+    // Standard queue: the one transient failure is re-sent alone; every job gets its result.
+    let queue = Queue::new(client.clone(), format!("{endpoint}/000000000000/std"))
+        .with_max_message_bytes(262_144);
+    let jobs = (0..12).map(|i| {
+        record(if i == 3 {
+            "fail-once-3".to_owned()
+        } else {
+            i.to_string()
+        })
+    });
+    let results = queue.send_batch(jobs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let calls = seen.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(
+        sizes,
+        [1, 2, 10],
+        "two batches, then the failed entry alone: {calls:?}"
+    );
+    assert!(calls.iter().any(|c| c == &["fail-once-3".to_owned()]));
+    assert_eq!(
+        results[3]
+            .as_ref()
+            .map(|s| s.message_id.clone())
+            .ok()
+            .as_deref(),
+        Some("m-fail-once-3")
+    );
+
+    // FIFO: a failed message blocks the rest of its group (in later batches too); other groups go on.
+    if let Ok(mut c) = seen.lock() {
+        c.clear();
+    }
+    let fifo = Queue::new(client, format!("{endpoint}/000000000000/q.fifo"))
+        .with_max_message_bytes(262_144);
+    let msg = |id: &str, group: &str| {
+        Message::new(&record(id))
+            .map(|m| m.group(group))
+            .expect("message")
+    };
+    let mut messages = vec![msg("a1", "a"), msg("fail-once-a2", "a"), msg("b1", "b")];
+    messages.extend((0..9).map(|i| msg(&format!("a-late-{i}"), "a")));
+    messages.push(msg("b2", "b"));
+    let results = fifo.send_messages(messages).await;
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert!(
+        results[1].is_err(),
+        "the failed entry is not silently re-sent behind its successors"
+    );
+    // a-late-0..6 shared the failed entry's batch, which SQS processes as a whole; the batch
+    // after it holds a-late-7 and a-late-8, which are held back.
+    for r in &results[10..12] {
+        assert!(matches!(r, Err(SendError::GroupBlocked { .. })), "{r:?}");
+    }
+    assert!(
+        results[12].is_ok(),
+        "group b is unaffected: {:?}",
+        results[12]
+    );
+    let sent: Vec<String> = seen.lock().map(|c| c.concat()).unwrap_or_default();
+    assert!(
+        !sent.iter().any(|id| id == "a-late-8"),
+        "blocked messages never reach SQS: {sent:?}"
+    );
 }

@@ -73,8 +73,9 @@ pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>
 }
 
 /// FIFO order survives only if batches go one after another and a failed message is not
-/// re-sent behind its successors: once a message of a group fails, the group's later
-/// messages are not sent either, and the caller re-sends from the first failure.
+/// re-sent behind its successors: once a message of a group fails, the group's messages in
+/// later batches are not sent (`GroupBlocked`), and the caller re-sends from the first
+/// failure. (Entries after it in the same batch are SQS's to accept or refuse.)
 async fn send_fifo(
     queue: &Queue,
     chunks: Vec<Vec<(usize, Prepared)>>,
