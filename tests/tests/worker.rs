@@ -608,3 +608,63 @@ async fn fifo_groups_run_in_order_and_stop_at_the_first_failure() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_job_longer_than_the_visibility_timeout_runs_once() {
+    let sqs = sqs().await;
+    let q = sqs
+        .queue(
+            "heartbeat",
+            QueueSpec {
+                visibility: Some(2),
+                max_receive: Some(5),
+                fifo: false,
+            },
+        )
+        .await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    queue
+        .send(&Record {
+            id: "long".into(),
+            sleep_ms: 5_000,
+        })
+        .await
+        .expect("sent");
+    queue.send(&record("quick")).await.expect("sent");
+
+    let ledger = Ledger::default();
+    // Two receive loops: without the heartbeat the second would pick the job up again at 2 s.
+    let w = worker(ledger.clone()).concurrency(20);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let poller = tokio::spawn(w.run_poller_until(queue, async move {
+        let _ = stop_rx.await;
+    }));
+    let start = Instant::now();
+    while !ledger.lines().iter().any(|l| l.starts_with("record long"))
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Past the point where a second delivery would have finished too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop_tx.send(());
+    poller.await.expect("joined").expect("clean stop");
+    let lines = ledger.lines();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("record long"))
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("record quick"))
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
+}

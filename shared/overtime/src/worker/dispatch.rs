@@ -90,12 +90,14 @@ impl<S: Send + Sync + 'static> Worker<S> {
         source: &Arc<Source>,
         deliveries: Vec<Delivery>,
         deadline: Option<SystemTime>,
+        on_done: &(dyn Fn(&str, Disposition) + Sync),
     ) -> Vec<(String, Disposition)> {
         if !source.queue.is_fifo() {
             // Standard queues: every message on its own, at most `concurrency` at once.
             return futures_util::stream::iter(deliveries)
                 .map(|d| async move {
                     let disposition = self.process(source, &d, deadline).await;
+                    on_done(&d.message_id, disposition);
                     (d.message_id, disposition)
                 })
                 .buffer_unordered(self.config.concurrency)
@@ -125,6 +127,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                         self.process(source, &d, deadline).await
                     };
                     failed |= disposition == Disposition::Failed;
+                    on_done(&d.message_id, disposition);
                     out.push((d.message_id, disposition));
                 }
                 out

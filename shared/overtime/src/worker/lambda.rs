@@ -50,7 +50,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     continue;
                 }
             };
-            for (id, disposition) in self.process_batch(&source, deliveries, deadline).await {
+            for (id, disposition) in self
+                .process_batch(&source, deliveries, deadline, &|_, _| {})
+                .await
+            {
                 if disposition == Disposition::Failed {
                     failures.push(id);
                 }

@@ -1,15 +1,19 @@
 //! The long-poll loop: the same worker outside Lambda (containers, servers, local runs).
 
 use super::Worker;
+use super::backoff::visibility_secs;
 use super::dispatch::{Delivery, Disposition};
 use super::source::{Source, SourceError};
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_RECEIVE, SQS_MAX_WAIT};
 use crate::queue::Queue;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName,
+};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -160,8 +164,19 @@ async fn poll_loop<S: Send + Sync + 'static>(
             .iter()
             .map(|d| (d.message_id.clone(), d.receipt_handle.clone()))
             .collect();
+        // Jobs may outlast the queue's visibility timeout: keep the ones still running hidden,
+        // so SQS does not hand them (or their finished batch-mates) to another consumer.
+        let running = Mutex::new(handles.clone());
+        // Successes stay hidden until the batch delete below; the others have their own
+        // visibility now (a retry's backoff) or are gone (dead-lettered, hopped).
+        let on_done = |id: &str, disposition: Disposition| {
+            if let (Ok(mut r), false) = (running.lock(), disposition == Disposition::Succeeded) {
+                r.remove(id);
+            }
+        };
         // Not raced with the stop signal: messages in hand are always finished and settled.
-        let settled = worker.process_batch(&source, deliveries, None).await;
+        let work = worker.process_batch(&source, deliveries, None, &on_done);
+        let settled = with_heartbeat(work, queue, source.visibility_timeout, &running).await;
         let done: Vec<&str> = settled
             .iter()
             .filter(|(_, d)| *d == Disposition::Succeeded)
@@ -170,6 +185,67 @@ async fn poll_loop<S: Send + Sync + 'static>(
         delete_batch(queue, &done).await;
     }
     Ok(())
+}
+
+/// Runs `work`; every half visibility timeout meanwhile, extends the visibility of the
+/// messages still in `running` by one visibility timeout.
+async fn with_heartbeat<T>(
+    work: impl Future<Output = T>,
+    queue: &Queue,
+    visibility: Option<Duration>,
+    running: &Mutex<HashMap<String, String>>,
+) -> T {
+    let Some(visibility) = visibility.filter(|v| !v.is_zero()) else {
+        return work.await;
+    };
+    let period = (visibility / 2).max(Duration::from_secs(1));
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(period).await;
+            let handles: Vec<String> = running
+                .lock()
+                .map(|r| r.values().cloned().collect())
+                .unwrap_or_default();
+            extend_visibility(queue, &handles, visibility).await;
+        }
+    };
+    tokio::pin!(work);
+    tokio::pin!(heartbeat);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = &mut heartbeat => {}
+        }
+    }
+}
+
+async fn extend_visibility(queue: &Queue, handles: &[String], visibility: Duration) {
+    for chunk in handles.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, handle)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .visibility_timeout(visibility_secs(visibility))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let result = queue
+            .client()
+            .change_message_visibility_batch()
+            .queue_url(queue.url())
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        if let Err(e) = result {
+            let err = SqsError::from_sdk("ChangeMessageVisibilityBatch", e);
+            tracing::warn!(error = %err, "could not extend visibility; long jobs may be delivered twice");
+        }
+    }
 }
 
 fn delivery(m: aws_sdk_sqs::types::Message) -> Option<Delivery> {

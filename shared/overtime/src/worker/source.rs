@@ -6,6 +6,7 @@ use crate::error::SqsError;
 use crate::queue::Queue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A source queue as the worker needs it.
 #[derive(Debug)]
@@ -13,6 +14,8 @@ pub(crate) struct Source {
     pub(crate) queue: Queue,
     pub(crate) max_attempts: u32,
     pub(crate) dead_letter: Queue,
+    /// The queue's visibility timeout, if it could be read: the poller's heartbeat period.
+    pub(crate) visibility_timeout: Option<Duration>,
 }
 
 /// Why the worker cannot consume from a queue.
@@ -101,12 +104,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let client = self.sqs().await.clone();
         let cfg: &Config = &self.config;
         // Read even when attempts and DLQ are declared: the clamp below needs maxReceiveCount.
-        let redrive = match read_redrive(&client, &url).await {
-            Ok(r) => r,
+        let (redrive, visibility_timeout) = match read_policy(&client, &url).await {
+            Ok(policy) => policy,
             Err(err) => {
                 tracing::warn!(queue = %url, error = %err,
                     "could not read the queue's RedrivePolicy; using the worker's settings");
-                None
+                (None, None)
             }
         };
         let max_attempts = match (cfg.max_attempts, &redrive) {
@@ -129,25 +132,32 @@ impl<S: Send + Sync + 'static> Worker<S> {
             queue: Queue::new(client.clone(), url),
             max_attempts,
             dead_letter: Queue::new(client, dead_letter_url),
+            visibility_timeout,
         })
     }
 }
 
-async fn read_redrive(
+/// The queue's redrive policy and visibility timeout, in one call.
+async fn read_policy(
     client: &aws_sdk_sqs::Client,
     url: &str,
-) -> Result<Option<Redrive>, SqsError> {
+) -> Result<(Option<Redrive>, Option<Duration>), SqsError> {
     let out = client
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::RedrivePolicy)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
         .send()
         .await
         .map_err(|e| SqsError::from_sdk("GetQueueAttributes", e))?;
-    Ok(out
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
-        .and_then(|p| parse_redrive(p)))
+    let attrs = out.attributes();
+    let get = |name| attrs.and_then(|a| a.get(&name));
+    Ok((
+        get(QueueAttributeName::RedrivePolicy).and_then(|p| parse_redrive(p)),
+        get(QueueAttributeName::VisibilityTimeout)
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs),
+    ))
 }
 
 /// Parses `{"deadLetterTargetArn":"…","maxReceiveCount":5}` (the count may be a string).
