@@ -668,3 +668,56 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
     );
     assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
 }
+
+#[tokio::test]
+async fn near_the_lambda_deadline_unfinished_messages_are_reported_and_successes_kept() {
+    let sqs = sqs().await;
+    let q = sqs.queue("deadline", QueueSpec::with_dlq(5)).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    queue
+        .send(&Record {
+            id: "slow".into(),
+            sleep_ms: 60_000,
+        })
+        .await
+        .expect("sent");
+    assert!(
+        queue
+            .send_batch([record("q1"), record("q2"), record("q3")])
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+
+    let ledger = Ledger::default();
+    let w = worker(ledger.clone()).client(sqs.client.clone());
+    let (event, messages) = receive_event(&sqs, &q, 4).await;
+    let mut context = Context::default();
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(4);
+    context.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let response = w.handle_sqs_event(LambdaEvent::new(event, context)).await;
+    assert!(
+        std::time::SystemTime::now() < deadline,
+        "answered before the deadline"
+    );
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    let slow: Vec<String> = messages
+        .iter()
+        .filter(|m| payload_id(m) == "slow")
+        .map(message_id)
+        .collect();
+    assert_eq!(failed, slow, "only the unfinished job is reported");
+    assert_eq!(
+        ledger.lines().len(),
+        3,
+        "the quick jobs finished: {:?}",
+        ledger.lines()
+    );
+}

@@ -2,11 +2,19 @@
 
 use super::Worker;
 use super::dispatch::{Delivery, Disposition};
+use super::source::Source;
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Least time kept between answering a batch and the invocation deadline: enough to send the
+/// response before Lambda stops the function.
+const DEADLINE_MARGIN_MIN: Duration = Duration::from_millis(500);
+/// Most time kept back from a long invocation for the same.
+const DEADLINE_MARGIN_MAX: Duration = Duration::from_secs(5);
 
 impl<S: Send + Sync + 'static> Worker<S> {
     /// Serves SQS batches through the Lambda runtime API until the runtime stops.
@@ -50,18 +58,69 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     continue;
                 }
             };
-            for (id, disposition) in self
-                .process_batch(&source, deliveries, deadline, &|_, _| {})
-                .await
-            {
-                if disposition == Disposition::Failed {
-                    failures.push(id);
-                }
-            }
+            failures.extend(
+                self.process_before_deadline(&source, deliveries, deadline)
+                    .await,
+            );
         }
         tracing::info!(failed = failures.len(), "batch settled");
         batch_response(failures)
     }
+}
+
+impl<S: Send + Sync + 'static> Worker<S> {
+    /// Processes one source's deliveries and returns the ids that failed. Shortly before the
+    /// deadline it stops waiting: whatever has not finished is reported as failed, so Lambda
+    /// keeps the successes instead of timing out and redelivering the whole batch.
+    async fn process_before_deadline(
+        &self,
+        source: &Arc<Source>,
+        deliveries: Vec<Delivery>,
+        deadline: Option<SystemTime>,
+    ) -> Vec<String> {
+        let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
+        let finished: Mutex<HashMap<String, Disposition>> = Mutex::new(HashMap::new());
+        let on_done = |id: &str, disposition: Disposition| {
+            if let Ok(mut f) = finished.lock() {
+                f.insert(id.to_owned(), disposition);
+            }
+        };
+        let work = self.process_batch(source, deliveries, deadline, &on_done);
+        let settled = match deadline.map(answer_by) {
+            None => work.await,
+            Some(wait) => match tokio::time::timeout(wait, work).await {
+                Ok(settled) => settled,
+                Err(_) => {
+                    let finished = finished.lock().map(|f| f.clone()).unwrap_or_default();
+                    tracing::warn!(
+                        unfinished = ids.len() - finished.len(),
+                        "the invocation deadline is near: reporting unfinished messages as failed"
+                    );
+                    ids.into_iter()
+                        .map(|id| {
+                            let d = finished.get(&id).copied().unwrap_or(Disposition::Failed);
+                            (id, d)
+                        })
+                        .collect()
+                }
+            },
+        };
+        settled
+            .into_iter()
+            .filter(|(_, d)| *d == Disposition::Failed)
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+/// How long to wait before answering: until `deadline` less a margin of a tenth of the time
+/// left, at least [`DEADLINE_MARGIN_MIN`] and at most [`DEADLINE_MARGIN_MAX`].
+fn answer_by(deadline: SystemTime) -> Duration {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let margin = (left / 10).clamp(DEADLINE_MARGIN_MIN, DEADLINE_MARGIN_MAX);
+    left.saturating_sub(margin)
 }
 
 fn batch_response(failures: Vec<String>) -> SqsBatchResponse {
@@ -137,6 +196,18 @@ mod tests {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         assert!(plausible_deadline(soon_ms).is_some());
+    }
+
+    #[test]
+    fn answers_a_margin_before_the_deadline() {
+        let wait = answer_by(SystemTime::now() + Duration::from_secs(60));
+        assert!(
+            wait > Duration::from_secs(53) && wait <= Duration::from_secs(54),
+            "{wait:?}"
+        );
+        let wait = answer_by(SystemTime::now() + Duration::from_secs(2));
+        assert!(wait <= Duration::from_millis(1500), "{wait:?}");
+        assert_eq!(answer_by(SystemTime::now()), Duration::ZERO);
     }
 
     #[test]
