@@ -78,6 +78,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         deliveries: Vec<Delivery>,
         deadline: Option<SystemTime>,
     ) -> Vec<String> {
+        let Some(wait) = deadline.map(answer_by) else {
+            return failed_ids(
+                self.process_batch(source, deliveries, None, &|_, _| {})
+                    .await,
+            );
+        };
         let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
         let finished: Mutex<HashMap<String, Disposition>> = Mutex::new(HashMap::new());
         let on_done = |id: &str, disposition: Disposition| {
@@ -86,31 +92,32 @@ impl<S: Send + Sync + 'static> Worker<S> {
             }
         };
         let work = self.process_batch(source, deliveries, deadline, &on_done);
-        let settled = match deadline.map(answer_by) {
-            None => work.await,
-            Some(wait) => match tokio::time::timeout(wait, work).await {
-                Ok(settled) => settled,
-                Err(_) => {
-                    let finished = finished.lock().map(|f| f.clone()).unwrap_or_default();
-                    tracing::warn!(
-                        unfinished = ids.len() - finished.len(),
-                        "the invocation deadline is near: reporting unfinished messages as failed"
-                    );
-                    ids.into_iter()
-                        .map(|id| {
-                            let d = finished.get(&id).copied().unwrap_or(Disposition::Failed);
-                            (id, d)
-                        })
-                        .collect()
-                }
-            },
+        let settled = match tokio::time::timeout(wait, work).await {
+            Ok(settled) => settled,
+            Err(_) => {
+                let finished = finished.lock().map(|f| f.clone()).unwrap_or_default();
+                tracing::warn!(
+                    unfinished = ids.len() - finished.len(),
+                    "the invocation deadline is near: reporting unfinished messages as failed"
+                );
+                ids.into_iter()
+                    .map(|id| {
+                        let d = finished.get(&id).copied().unwrap_or(Disposition::Failed);
+                        (id, d)
+                    })
+                    .collect()
+            }
         };
-        settled
-            .into_iter()
-            .filter(|(_, d)| *d == Disposition::Failed)
-            .map(|(id, _)| id)
-            .collect()
+        failed_ids(settled)
     }
+}
+
+fn failed_ids(settled: Vec<(String, Disposition)>) -> Vec<String> {
+    settled
+        .into_iter()
+        .filter(|(_, d)| *d == Disposition::Failed)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// How long to wait before answering: until `deadline` less a margin of a tenth of the time
