@@ -66,7 +66,7 @@ pub struct JobContext<S> {
 /// Facts about one delivery of one message, shared by the context and the worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivered {
-    pub(crate) job: String,
+    pub(crate) job: &'static str,
     pub(crate) job_id: String,
     pub(crate) message_id: String,
     pub(crate) attempt: u32,
@@ -102,8 +102,8 @@ impl<S> JobContext<S> {
     }
 
     /// The job's name.
-    pub fn job_name(&self) -> &str {
-        &self.meta.job
+    pub fn job_name(&self) -> &'static str {
+        self.meta.job
     }
 
     /// The idempotency key the sender attached, if any.

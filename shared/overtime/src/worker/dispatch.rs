@@ -207,7 +207,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
             span.record("job", &*env.job);
         }
         span.record("attempt", attempt);
-        let Some(runner) = self.runners.get(&*env.job) else {
+        let Some((&job, runner)) = self.runners.get_key_value(&*env.job) else {
             let reason = self.unknown_job_reason(&env.job);
             return self
                 .dead_letter(source, d, DeadLetterKind::UnknownJob, &reason, attempt)
@@ -228,7 +228,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
         let ctx = JobContext {
             meta: Arc::new(Delivered {
-                job: env.job.to_string(),
+                job,
                 job_id: env.id.to_string(),
                 message_id: d.message_id.clone(),
                 attempt,
