@@ -2,8 +2,8 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use overtime::{Message, Queue, SendError, SqsError};
+use overtime_tests::fakes::{client_for, failing_sqs, flaky_batch_sqs};
 use overtime_tests::jobs::Record;
-use overtime_tests::server::{client_for, failing_sqs, flaky_batch_sqs};
 use overtime_tests::{QueueSpec, attr, sqs};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;

@@ -4,9 +4,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Context, LambdaEvent};
 use overtime::{Backoff, Message, Queue};
+use overtime_tests::fakes::{client_for, failing_sqs};
 use overtime_tests::jobs::{AlwaysFails, Flaky, Ledger, Panics, Record, Refuses, worker};
 use overtime_tests::lambda::{Function, sqs_event};
-use overtime_tests::server::{client_for, failing_sqs};
 use overtime_tests::{QueueSpec, Sqs, TestQueue, attr, receive_count, sqs};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -12,13 +12,14 @@ mod dispatch;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod poller;
+mod settle;
 mod source;
 
 pub use backoff::Backoff;
-pub use dispatch::DeadLetterKind;
 #[cfg(feature = "vercel")]
 pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
+pub use settle::DeadLetterKind;
 pub use source::SourceError;
 
 use crate::job::{BoxError, Job, JobContext, JobResult};
