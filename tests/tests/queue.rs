@@ -301,3 +301,23 @@ async fn only_failed_entries_are_retried_and_fifo_groups_stop_at_a_failure() {
         "blocked messages never reach SQS: {sent:?}"
     );
 }
+
+#[tokio::test]
+async fn delays_past_sqs_limit_are_sent_as_hops() {
+    let sqs = sqs().await;
+    let q = sqs.queue("long-delay", QueueSpec::default()).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    // SQS refuses DelaySeconds over 900; a two-hour delay must still be accepted.
+    let msg = Message::new(&record("in-two-hours"))
+        .expect("message")
+        .delay(Duration::from_secs(7_200));
+    queue
+        .send_message(msg)
+        .await
+        .expect("accepted as a 900 s hop");
+    assert_eq!(
+        sqs.depth(&q.url).await,
+        (0, 0, 1),
+        "held back as a delayed message"
+    );
+}

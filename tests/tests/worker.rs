@@ -616,7 +616,7 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
         .queue(
             "heartbeat",
             QueueSpec {
-                visibility: Some(2),
+                visibility: Some(4),
                 max_receive: Some(5),
                 fifo: false,
             },
@@ -626,14 +626,15 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
     queue
         .send(&Record {
             id: "long".into(),
-            sleep_ms: 5_000,
+            sleep_ms: 10_000,
         })
         .await
         .expect("sent");
     queue.send(&record("quick")).await.expect("sent");
 
     let ledger = Ledger::default();
-    // Two receive loops: without the heartbeat the second would pick the job up again at 2 s.
+    // Two receive loops: without the heartbeat the second would pick the job up again at 4 s
+    // and finish it at 14 s; the heartbeat (every 2 s) keeps it hidden.
     let w = worker(ledger.clone()).concurrency(20);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let poller = tokio::spawn(w.run_poller_until(queue, async move {
@@ -641,12 +642,12 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
     }));
     let start = Instant::now();
     while !ledger.lines().iter().any(|l| l.starts_with("record long"))
-        && start.elapsed() < Duration::from_secs(20)
+        && start.elapsed() < Duration::from_secs(30)
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Past the point where a second delivery would have finished too.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let _ = stop_tx.send(());
     poller.await.expect("joined").expect("clean stop");
     let lines = ledger.lines();
