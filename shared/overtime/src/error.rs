@@ -51,8 +51,8 @@ pub enum SqsError {
 }
 
 impl SqsError {
-    /// Classifies an SDK error from `operation`.
-    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    /// Classifies an SDK error from `operation` (an SQS action name, e.g. `"ReceiveMessage"`).
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug + Send + Sync + 'static,

@@ -5,6 +5,7 @@ use crate::error::SqsError;
 use crate::job::Job;
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_FIFO_ID_CHARS, SQS_MAX_MESSAGE_BYTES};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A job ready to send, with its options.
@@ -25,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Message {
-    job: &'static str,
+    job: Cow<'static, str>,
     payload: Box<RawValue>,
     delay: Duration,
     group: Option<String>,
@@ -51,7 +52,7 @@ pub enum SendError {
     #[error("job {job} could not be serialized to JSON: {reason}")]
     Serialize {
         /// The job name.
-        job: &'static str,
+        job: Cow<'static, str>,
         /// serde_json's message.
         reason: String,
     },
@@ -61,7 +62,7 @@ pub enum SendError {
     )]
     TooLarge {
         /// The job name.
-        job: &'static str,
+        job: Cow<'static, str>,
         /// The message's size in bytes, as SQS counts it.
         size: usize,
         /// The limit that applies.
@@ -73,7 +74,7 @@ pub enum SendError {
         /// The queue URL.
         queue: String,
         /// The job name.
-        job: &'static str,
+        job: Cow<'static, str>,
     },
     /// FIFO queues have no per-message delay.
     #[error(
@@ -114,11 +115,37 @@ impl Message {
     /// Serializes `job` into a message with default options.
     pub fn new<J: Job>(job: &J) -> Result<Self, SendError> {
         let payload = serde_json::value::to_raw_value(job).map_err(|e| SendError::Serialize {
-            job: J::NAME,
+            job: Cow::Borrowed(J::NAME),
             reason: e.to_string(),
         })?;
         Ok(Self {
-            job: J::NAME,
+            job: Cow::Borrowed(J::NAME),
+            payload,
+            delay: Duration::ZERO,
+            group: None,
+            dedup_id: None,
+            key: None,
+        })
+    }
+
+    /// A message for the job named `job` with `payload` as its JSON, for tools that send
+    /// jobs they have no Rust type for (the `overtime send` command, other languages' glue).
+    ///
+    /// ```
+    /// let msg = overtime::Message::from_json("welcome-email", r#"{"email":"ada@example.com"}"#)?;
+    /// assert_eq!(msg.job(), "welcome-email");
+    /// assert!(overtime::Message::from_json("x", "{not json").is_err());
+    /// # Ok::<(), overtime::SendError>(())
+    /// ```
+    pub fn from_json(job: impl Into<Cow<'static, str>>, payload: &str) -> Result<Self, SendError> {
+        let job = job.into();
+        let payload =
+            RawValue::from_string(payload.to_owned()).map_err(|e| SendError::Serialize {
+                job: job.clone(),
+                reason: format!("the payload is not JSON: {e}"),
+            })?;
+        Ok(Self {
+            job,
             payload,
             delay: Duration::ZERO,
             group: None,
@@ -128,8 +155,8 @@ impl Message {
     }
 
     /// The job's name.
-    pub fn job(&self) -> &'static str {
-        self.job
+    pub fn job(&self) -> &str {
+        &self.job
     }
 
     /// Delays delivery. Up to 900 s SQS delays natively; longer delays hop through the
@@ -182,7 +209,7 @@ impl Message {
                 .clone()
                 .ok_or_else(|| SendError::MissingGroupId {
                     queue: queue_url.to_owned(),
-                    job: self.job,
+                    job: self.job.clone(),
                 })?;
             check_fifo_id("message group id", &group)?;
             let dedup = match (&self.dedup_id, &self.key) {
@@ -205,7 +232,7 @@ impl Message {
         };
         let envelope = Envelope {
             v: ENVELOPE_VERSION,
-            job: self.job.to_owned(),
+            job: self.job.to_string(),
             id: job_id.clone(),
             attempt: 1,
             key: self.key.clone(),
@@ -213,23 +240,23 @@ impl Message {
             payload: &*self.payload,
         };
         let body = serde_json::to_string(&envelope).map_err(|e| SendError::Serialize {
-            job: self.job,
+            job: self.job.clone(),
             reason: e.to_string(),
         })?;
-        let mut attributes = vec![(ATTR_JOB, self.job.to_owned())];
+        let mut attributes = vec![(ATTR_JOB, self.job.to_string())];
         if let Some(key) = &self.key {
             attributes.push((ATTR_KEY, key.clone()));
         }
         let size = message_size(&body, &attributes);
         if size > SQS_MAX_MESSAGE_BYTES {
             return Err(SendError::TooLarge {
-                job: self.job,
+                job: self.job.clone(),
                 size,
                 limit: SQS_MAX_MESSAGE_BYTES,
             });
         }
         Ok(Prepared {
-            job: self.job,
+            job: self.job.clone(),
             job_id,
             body,
             attributes,
@@ -245,7 +272,7 @@ impl Message {
 /// A checked message, rendered as SQS will see it.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    pub(crate) job: &'static str,
+    pub(crate) job: Cow<'static, str>,
     pub(crate) job_id: String,
     pub(crate) body: String,
     pub(crate) attributes: Vec<(&'static str, String)>,

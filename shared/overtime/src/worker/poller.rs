@@ -47,7 +47,8 @@ pub enum PollerError {
 
 impl<S: Send + Sync + 'static> Worker<S> {
     /// Long-polls `queue` and processes what arrives until SIGTERM or ctrl-c; then stops
-    /// receiving, finishes and settles the messages in hand, and returns.
+    /// receiving, finishes and settles the messages in hand, gives back anything a last poll
+    /// took (so stopping can take up to the 20 s long-poll wait), and returns.
     pub async fn run_poller(self, queue: Queue) -> Result<(), PollerError> {
         self.run_poller_until(queue, shutdown_signal()).await
     }
@@ -128,11 +129,23 @@ async fn poll_loop<S: Send + Sync + 'static>(
             .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .message_attribute_names("All")
             .send();
-        // A receive cut short by the stop signal loses nothing: any message it took
-        // reappears after the queue's visibility timeout.
+        tokio::pin!(receive);
         let received = tokio::select! {
-            r = receive => r,
-            _ = stop.changed() => break,
+            r = &mut receive => r,
+            _ = stop.changed() => {
+                // Dropping the call would not stop SQS from handing this poll messages, which
+                // would then stay hidden for a whole visibility timeout. Let the poll end (at
+                // most SQS_MAX_WAIT) and give back whatever it took.
+                if let Ok(out) = receive.await {
+                    let handles: Vec<String> = out
+                        .messages()
+                        .iter()
+                        .filter_map(|m| m.receipt_handle().map(str::to_owned))
+                        .collect();
+                    set_visibility(queue, &handles, Duration::ZERO).await;
+                }
+                break;
+            }
         };
         let messages = match received {
             Ok(out) => {
@@ -206,7 +219,7 @@ async fn with_heartbeat<T>(
                 .lock()
                 .map(|r| r.values().cloned().collect())
                 .unwrap_or_default();
-            extend_visibility(queue, &handles, visibility).await;
+            set_visibility(queue, &handles, visibility).await;
         }
     };
     tokio::pin!(work);
@@ -220,7 +233,7 @@ async fn with_heartbeat<T>(
     }
 }
 
-async fn extend_visibility(queue: &Queue, handles: &[String], visibility: Duration) {
+async fn set_visibility(queue: &Queue, handles: &[String], visibility: Duration) {
     for chunk in handles.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
         let entries: Vec<_> = chunk
             .iter()
