@@ -3,6 +3,7 @@
 use super::Worker;
 use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
+use super::sqs_batch::SqsBatch;
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -23,9 +24,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
     /// the answer names exactly the messages to retry.
     pub async fn run_lambda(self) -> Result<(), lambda_runtime::Error> {
         let worker = Arc::new(self);
-        lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsBatch>| {
             let worker = worker.clone();
-            async move { Ok::<_, std::convert::Infallible>(worker.handle_sqs_event(event).await) }
+            // Boxed: the runtime's own future nests deeply enough to hit the compiler's limit.
+            async move { Ok::<_, std::convert::Infallible>(Box::pin(worker.handle_batch(event)).await) }
         }))
         .await
     }
@@ -36,12 +38,31 @@ impl<S: Send + Sync + 'static> Worker<S> {
     /// queue cannot be resolved is reported so that SQS delivers it again.
     pub async fn handle_sqs_event(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
         let deadline = plausible_deadline(event.context.deadline);
+        let records = event.payload.records.into_iter().map(|mut r| {
+            let arn = r.event_source_arn.take().unwrap_or_default();
+            (arn, delivery(r))
+        });
+        self.handle_records(records, deadline).await
+    }
+
+    /// [`handle_sqs_event`](Self::handle_sqs_event) for the worker's own lean reading of the
+    /// event ([`SqsBatch`]): what [`run_lambda`](Self::run_lambda) uses.
+    pub async fn handle_batch(&self, event: LambdaEvent<SqsBatch>) -> SqsBatchResponse {
+        let deadline = plausible_deadline(event.context.deadline);
+        self.handle_records(event.payload.into_deliveries(), deadline)
+            .await
+    }
+
+    async fn handle_records(
+        &self,
+        records: impl Iterator<Item = (String, Result<Delivery, String>)>,
+        deadline: Option<SystemTime>,
+    ) -> SqsBatchResponse {
         let mut failures = Vec::new();
         // A mapping has one queue, but nothing stops a caller from mixing records.
         let mut by_source: Vec<(String, Vec<Delivery>)> = Vec::new();
-        for mut record in event.payload.records {
-            let arn = record.event_source_arn.take().unwrap_or_default();
-            match delivery(record) {
+        for (arn, record) in records {
+            match record {
                 Ok(d) => match by_source.iter_mut().find(|(a, _)| *a == arn) {
                     Some((_, v)) => v.push(d),
                     None => by_source.push((arn, vec![d])),

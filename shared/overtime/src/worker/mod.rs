@@ -14,6 +14,8 @@ mod lambda;
 mod poller;
 mod settle;
 mod source;
+#[cfg(feature = "lambda")]
+mod sqs_batch;
 
 pub use backoff::Backoff;
 #[cfg(feature = "vercel")]
@@ -21,6 +23,8 @@ pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
 pub use settle::DeadLetterKind;
 pub use source::SourceError;
+#[cfg(feature = "lambda")]
+pub use sqs_batch::SqsBatch;
 
 use crate::job::{BoxError, Job, JobContext, JobResult};
 use crate::queue::Queue;

@@ -1,0 +1,163 @@
+//! What the worker reads of a Lambda SQS event: only the fields it uses, with the message
+//! attributes kept as a short list. Parsing this instead of the full `SqsEvent` (maps for every
+//! record's attributes, MD5s, regions) is what keeps the worker's per-message cost near a bare
+//! `serde_json::from_str` of the event.
+
+use super::dispatch::Delivery;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use std::fmt;
+
+/// A Lambda SQS event, as the worker reads it. Unknown fields are skipped.
+///
+/// ```
+/// let json = r#"{"Records":[{"messageId":"m1","receiptHandle":"h","body":"{}",
+///   "attributes":{"ApproximateReceiveCount":"2","SentTimestamp":"1"},
+///   "messageAttributes":{"overtime.job":{"stringValue":"a","dataType":"String"}},
+///   "eventSourceARN":"arn:aws:sqs:us-east-1:1:q","md5OfBody":"x"}]}"#;
+/// let batch: overtime::worker::SqsBatch = serde_json::from_str(json)?;
+/// assert_eq!(batch.len(), 1);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Default, Deserialize)]
+pub struct SqsBatch {
+    #[serde(rename = "Records", default)]
+    records: Vec<Record>,
+}
+
+impl SqsBatch {
+    /// How many records the event holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the event holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Each record's event source ARN with its delivery, or the id to report as failed.
+    pub(crate) fn into_deliveries(
+        self,
+    ) -> impl Iterator<Item = (String, Result<Delivery, String>)> {
+        self.records.into_iter().map(Record::into_delivery)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    message_id: Option<String>,
+    receipt_handle: Option<String>,
+    body: Option<String>,
+    #[serde(default)]
+    attributes: SystemAttributes,
+    #[serde(default, deserialize_with = "string_attributes")]
+    message_attributes: Vec<(String, String)>,
+    #[serde(rename = "eventSourceARN")]
+    event_source_arn: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SystemAttributes {
+    #[serde(rename = "ApproximateReceiveCount")]
+    receive_count: Option<String>,
+    #[serde(rename = "MessageGroupId")]
+    group_id: Option<String>,
+}
+
+impl Record {
+    fn into_delivery(self) -> (String, Result<Delivery, String>) {
+        let arn = self.event_source_arn.unwrap_or_default();
+        let Some(message_id) = self.message_id else {
+            tracing::error!(
+                "SQS record without a message id; failing the batch so nothing is lost"
+            );
+            return (arn, Err(String::new()));
+        };
+        let Some(receipt_handle) = self.receipt_handle else {
+            tracing::error!(
+                message_id,
+                "SQS record without a receipt handle; failing it"
+            );
+            return (arn, Err(message_id));
+        };
+        let delivery = Delivery {
+            message_id,
+            receipt_handle,
+            body: self.body.unwrap_or_default(),
+            receive_count: self
+                .attributes
+                .receive_count
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1),
+            group_id: self.attributes.group_id,
+            attributes: self.message_attributes,
+        };
+        (arn, Ok(delivery))
+    }
+}
+
+/// `{"name": {"stringValue": "v", …}, …}` → `[("name", "v"), …]`, skipping binary values.
+fn string_attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Attributes;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Value {
+        string_value: Option<String>,
+    }
+    impl<'de> Visitor<'de> for Attributes {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of SQS message attributes")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(2));
+            while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                if let Some(v) = value.string_value {
+                    out.push((name, v));
+                }
+            }
+            Ok(out)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(Attributes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_the_worker_needs_and_nothing_else() {
+        let json = r#"{"Records":[{"messageId":"m1","receiptHandle":"h1","body":"b",
+            "attributes":{"ApproximateReceiveCount":"3","MessageGroupId":"g","SentTimestamp":"1"},
+            "messageAttributes":{"overtime.job":{"stringValue":"a","stringListValues":[],"dataType":"String"},
+                                 "bin":{"binaryValue":"AA==","dataType":"Binary"}},
+            "eventSourceARN":"arn:aws:sqs:us-east-1:1:q.fifo","md5OfBody":"x","awsRegion":"us-east-1"},
+            {"receiptHandle":"h2"}, {"messageId":"m3","messageAttributes":null}]}"#;
+        let batch: SqsBatch = serde_json::from_str(json).expect("parses");
+        let records: Vec<_> = batch.into_deliveries().collect();
+        let (arn, first) = &records[0];
+        assert_eq!(arn, "arn:aws:sqs:us-east-1:1:q.fifo");
+        let d = first.as_ref().expect("a delivery");
+        assert_eq!((d.receive_count, d.group_id.as_deref()), (3, Some("g")));
+        assert_eq!(
+            d.attributes,
+            vec![("overtime.job".to_owned(), "a".to_owned())]
+        );
+        assert_eq!(
+            records[1].1.as_ref().err(),
+            Some(&String::new()),
+            "no id: fail the batch"
+        );
+        assert_eq!(
+            records[2].1.as_ref().err().map(String::as_str),
+            Some("m3"),
+            "no handle: fail it"
+        );
+    }
+}
