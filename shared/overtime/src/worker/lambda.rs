@@ -3,7 +3,7 @@
 use super::Worker;
 use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
-use super::sqs_batch::SqsBatch;
+use super::sqs_batch::{SqsBatch, lambda_delivery};
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -164,37 +164,24 @@ fn batch_response(failures: Vec<String>) -> SqsBatchResponse {
     response
 }
 
-/// A record as a delivery, or the id to report when it cannot be processed. A record with
-/// no message id is reported as the empty id, which makes Lambda retry the whole batch:
-/// better than losing a message no one can name.
-fn delivery(r: SqsMessage) -> Result<Delivery, String> {
-    let Some(message_id) = r.message_id else {
-        tracing::error!("SQS record without a message id; failing the batch so nothing is lost");
-        return Err(String::new());
-    };
-    let Some(receipt_handle) = r.receipt_handle else {
-        tracing::error!(
-            message_id,
-            "SQS record without a receipt handle; failing it"
-        );
-        return Err(message_id);
-    };
-    let mut attrs = r.attributes;
-    Ok(Delivery {
-        message_id,
-        receipt_handle,
-        body: r.body.unwrap_or_default(),
-        receive_count: attrs
+/// An `aws_lambda_events` record as a delivery (see [`lambda_delivery`]).
+fn delivery(mut r: SqsMessage) -> Result<Delivery, String> {
+    let group_id = r.attributes.remove("MessageGroupId");
+    let attributes = r
+        .message_attributes
+        .into_iter()
+        .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
+        .collect();
+    lambda_delivery(
+        r.message_id,
+        r.receipt_handle,
+        r.body,
+        r.attributes
             .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1),
-        group_id: attrs.remove("MessageGroupId"),
-        attributes: r
-            .message_attributes
-            .into_iter()
-            .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
-            .collect(),
-    })
+            .map(String::as_str),
+        group_id,
+        attributes,
+    )
 }
 
 /// The invocation deadline, unless it is in the past or further away than Lambda allows

@@ -68,34 +68,48 @@ struct SystemAttributes {
 
 impl Record {
     fn into_delivery(self) -> (String, Result<Delivery, String>) {
-        let arn = self.event_source_arn.unwrap_or_default();
-        let Some(message_id) = self.message_id else {
-            tracing::error!(
-                "SQS record without a message id; failing the batch so nothing is lost"
-            );
-            return (arn, Err(String::new()));
-        };
-        let Some(receipt_handle) = self.receipt_handle else {
-            tracing::error!(
-                message_id,
-                "SQS record without a receipt handle; failing it"
-            );
-            return (arn, Err(message_id));
-        };
-        let delivery = Delivery {
-            message_id,
-            receipt_handle,
-            body: self.body.unwrap_or_default(),
-            receive_count: self
-                .attributes
-                .receive_count
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(1),
-            group_id: self.attributes.group_id,
-            attributes: self.message_attributes,
-        };
-        (arn, Ok(delivery))
+        let delivery = lambda_delivery(
+            self.message_id,
+            self.receipt_handle,
+            self.body,
+            self.attributes.receive_count.as_deref(),
+            self.attributes.group_id,
+            self.message_attributes,
+        );
+        (self.event_source_arn.unwrap_or_default(), delivery)
     }
+}
+
+/// A Lambda SQS record as a delivery, or the id to report as failed when it cannot be one. A
+/// record with no message id is reported as the empty id, which makes Lambda retry the whole
+/// batch: better than losing a message no one can name.
+pub(super) fn lambda_delivery(
+    message_id: Option<String>,
+    receipt_handle: Option<String>,
+    body: Option<String>,
+    receive_count: Option<&str>,
+    group_id: Option<String>,
+    attributes: Vec<(String, String)>,
+) -> Result<Delivery, String> {
+    let Some(message_id) = message_id else {
+        tracing::error!("SQS record without a message id; failing the batch so nothing is lost");
+        return Err(String::new());
+    };
+    let Some(receipt_handle) = receipt_handle else {
+        tracing::error!(
+            message_id,
+            "SQS record without a receipt handle; failing it"
+        );
+        return Err(message_id);
+    };
+    Ok(Delivery {
+        message_id,
+        receipt_handle,
+        body: body.unwrap_or_default(),
+        receive_count: receive_count.and_then(|c| c.parse().ok()).unwrap_or(1),
+        group_id,
+        attributes,
+    })
 }
 
 /// `{"name": {"stringValue": "v", …}, …}` → `[("name", "v"), …]`, skipping binary values.
