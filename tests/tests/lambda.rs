@@ -156,3 +156,52 @@ async fn scheduler_input_and_failing_handlers() {
     assert!(err.contains("must-fail is set to fail"), "{err}");
     let _ = std::fs::remove_file(ticks);
 }
+
+#[tokio::test]
+async fn signup_route_on_a_lambda_function_url() {
+    let sqs = sqs().await;
+    let q = sqs.queue("lambda-signup", QueueSpec::default()).await;
+    let api = RuntimeApi::start();
+    let mut env = lambda_env(&api);
+    env.extend(sqs.env());
+    env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
+    // The real example function: the same binary that serves Vercel.
+    let _signup = Function::start("signup", &env);
+
+    let request = |body: &str, base64: bool| {
+        serde_json::json!({
+            "version": "2.0",
+            "rawPath": "/api/signup",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/api/signup"}, "timeEpoch": 0},
+            "body": body,
+            "isBase64Encoded": base64
+        })
+    };
+    let ok = api
+        .invoke(&request(r#"{"email":"ada@example.com"}"#, false))
+        .expect("invoked");
+    assert_eq!(ok["statusCode"], 202, "{ok}");
+    // {"email":"bob@example.com"}, base64-encoded as function URLs send binary bodies.
+    let encoded = api
+        .invoke(&request("eyJlbWFpbCI6ImJvYkBleGFtcGxlLmNvbSJ9", true))
+        .expect("invoked");
+    assert_eq!(encoded["statusCode"], 202, "{encoded}");
+    let bad = api.invoke(&request("{not json", false)).expect("invoked");
+    assert_eq!(bad["statusCode"], 400, "{bad}");
+
+    let received = sqs.drain(&q.url, 3, Duration::from_secs(6)).await;
+    let keys: HashSet<String> = received
+        .iter()
+        .filter_map(|m| attr(m, "overtime.key"))
+        .collect();
+    let expected: HashSet<String> = ["welcome:ada@example.com", "welcome:bob@example.com"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        keys, expected,
+        "exactly the two valid signups were enqueued"
+    );
+}

@@ -37,7 +37,7 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
 }
 
 /// Serves `handler` under the Lambda runtime API when `AWS_LAMBDA_RUNTIME_API` is set
-/// (feature `lambda`: function URL and API Gateway v2 events), else with Vercel's runtime
+/// (feature `lambda`: Lambda function URL events), else with Vercel's runtime
 /// (feature `vercel`).
 pub async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
 where

@@ -16,7 +16,7 @@ use tracing::{Instrument, field};
 const MAX_HOP_DELAY: Duration = Duration::from_secs(366 * 86_400);
 
 /// A received message, whichever way it arrived (Lambda event or ReceiveMessage).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Delivery {
     pub(crate) message_id: String,
     pub(crate) receipt_handle: String,
