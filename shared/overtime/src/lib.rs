@@ -11,6 +11,7 @@ mod job;
 pub mod limits;
 mod platform;
 pub mod queue;
+pub mod schedule;
 pub mod telemetry;
 pub mod worker;
 
