@@ -3,6 +3,8 @@
 #![deny(clippy::all)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "config")]
+pub mod config;
 pub mod cron;
 pub mod envelope;
 mod error;
