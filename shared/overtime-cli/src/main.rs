@@ -1,14 +1,23 @@
-//! `overtime`: the command line for overtime's queues.
+//! `overtime`: the command line for overtime's schedules, infrastructure and queues.
 //!
-//! Talks to AWS or any SQS-compatible endpoint through the standard AWS configuration
-//! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_SQS`).
+//! Talks to AWS or any compatible endpoint through the standard AWS configuration
+//! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`).
 
 mod dlq;
+mod infra;
+mod schedules;
+mod sync;
+mod yaml;
 
-use clap::{Parser, Subcommand};
-use overtime::{Message, Queue};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use overtime::config::Declaration;
+use overtime::schedule::Dialect;
+use overtime::{Message, Queue};
 
 /// Background jobs for serverless Rust.
 #[derive(Parser)]
@@ -20,6 +29,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check, preview and deploy schedules.
+    Schedules {
+        #[command(subcommand)]
+        command: SchedulesCommand,
+    },
+    /// Generate the AWS infrastructure from infra/overtime.toml.
+    Infra {
+        #[command(subcommand)]
+        command: InfraCommand,
+    },
     /// Send one job to a queue.
     ///
     /// JSON is {"job": NAME, "payload": …} with optional "key" (idempotency key),
@@ -34,6 +53,68 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchedulesCommand {
+    /// Check every schedule in vercel.json and infra/overtime.toml; prints
+    /// `file:line:col: severity: message` per problem and exits 1 on any error.
+    Check {
+        /// The project directory (default: the nearest one upwards with either file).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Print the next fire times of an expression, one RFC 3339 UTC timestamp per line.
+    ///
+    /// An invalid expression exits 2 with the reason.
+    Next {
+        /// A Vercel (`0 5 * * *`) or EventBridge (`cron(…)`, `rate(…)`, `at(…)`) expression.
+        expression: String,
+        /// The dialect (default: eventbridge for cron(…)/rate(…)/at(…), vercel otherwise).
+        #[arg(long)]
+        dialect: Option<Dialect>,
+        /// Start after this instant (RFC 3339; default: now). A rate(…) counts from here.
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// How many fire times.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+        /// The IANA time zone the expression is evaluated in (EventBridge only).
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Make the EventBridge Scheduler schedules of overtime's schedule group equal to
+    /// infra/overtime.toml, printing the diff. Touches nothing outside that group.
+    Sync {
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The schedule group overtime owns (default: the project name).
+        #[arg(long)]
+        group: Option<String>,
+        /// The role schedules run as (default: the template's `<project>-scheduler`).
+        #[arg(long)]
+        role_arn: Option<String>,
+        /// The project directory (default: the nearest one upwards with infra/overtime.toml).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InfraCommand {
+    /// Write infra/template.yaml (AWS SAM) from infra/overtime.toml.
+    Render {
+        /// Exit 1 if infra/template.yaml differs from a fresh render, writing nothing.
+        #[arg(long)]
+        check: bool,
+        /// Print the template instead of writing it.
+        #[arg(long, conflicts_with = "check")]
+        stdout: bool,
+        /// The project directory (default: the nearest one upwards with infra/overtime.toml).
+        #[arg(long)]
+        root: Option<PathBuf>,
     },
 }
 
@@ -67,18 +148,59 @@ enum CliError {
     Send(#[from] overtime::SendError),
     #[error(transparent)]
     Sqs(#[from] overtime::SqsError),
+    #[error("{0}")]
+    Config(#[from] overtime::config::ConfigError),
+    #[error(transparent)]
+    Sync(#[from] sync::SyncError),
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Drift(String),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let client = overtime::queue::sqs_client_from_env().await;
     let result = match cli.command {
-        Command::Send { queue, json } => send(&client, &queue, &json).await,
-        Command::Dlq { command } => match command {
-            DlqCommand::List { queue, json, max } => dlq::list(&client, &queue, json, max).await,
-            DlqCommand::Redrive { queue } => dlq::redrive(&client, &queue).await,
+        Command::Schedules { command } => match command {
+            SchedulesCommand::Check { root } => {
+                return schedules::check(&schedules::find_root(root), Utc::now());
+            }
+            SchedulesCommand::Next {
+                expression,
+                dialect,
+                from,
+                count,
+                tz,
+            } => return schedules::next(&expression, dialect, from, count, tz.as_deref()),
+            SchedulesCommand::Sync {
+                dry_run,
+                group,
+                role_arn,
+                root,
+            } => schedules_sync(root, group, role_arn.as_deref(), dry_run).await,
         },
+        Command::Infra {
+            command:
+                InfraCommand::Render {
+                    check,
+                    stdout,
+                    root,
+                },
+        } => render(root, check, stdout),
+        Command::Send { queue, json } => {
+            let client = overtime::queue::sqs_client_from_env().await;
+            send(&client, &queue, &json).await
+        }
+        Command::Dlq { command } => {
+            let client = overtime::queue::sqs_client_from_env().await;
+            match command {
+                DlqCommand::List { queue, json, max } => {
+                    dlq::list(&client, &queue, json, max).await
+                }
+                DlqCommand::Redrive { queue } => dlq::redrive(&client, &queue).await,
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +209,57 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn load_declaration(root: &std::path::Path) -> Result<Declaration, CliError> {
+    let shown = schedules::shown(root, schedules::DECLARATION);
+    let text = std::fs::read_to_string(root.join(schedules::DECLARATION))
+        .map_err(|e| CliError::Io(format!("cannot read {}: {e}", shown.display())))?;
+    let (declaration, warnings) = Declaration::parse(&shown, &text)?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    Ok(declaration)
+}
+
+async fn schedules_sync(
+    root: Option<PathBuf>,
+    group: Option<String>,
+    role: Option<&str>,
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let declaration = load_declaration(&schedules::find_root(root))?;
+    let group = group.unwrap_or_else(|| declaration.project.name.clone());
+    let changes = sync::sync(&declaration, &group, role, dry_run).await?;
+    let verb = if dry_run { "would change" } else { "changed" };
+    eprintln!("schedule group {group}: {verb} {changes}");
+    Ok(())
+}
+
+fn render(root: Option<PathBuf>, check: bool, stdout: bool) -> Result<(), CliError> {
+    let root = schedules::find_root(root);
+    let declaration = load_declaration(&root)?;
+    let template = infra::render(&declaration, schedules::DECLARATION);
+    let path = root.join("infra/template.yaml");
+    let shown = schedules::shown(&root, "infra/template.yaml");
+    if stdout {
+        print!("{template}");
+    } else if check {
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != template {
+            return Err(CliError::Drift(format!(
+                "{} differs from a fresh render of {}: run `overtime infra render` and commit the result",
+                shown.display(),
+                schedules::DECLARATION
+            )));
+        }
+        eprintln!("{} is up to date", shown.display());
+    } else {
+        std::fs::write(&path, template)
+            .map_err(|e| CliError::Io(format!("cannot write {}: {e}", shown.display())))?;
+        eprintln!("wrote {}", shown.display());
+    }
+    Ok(())
 }
 
 async fn send(client: &aws_sdk_sqs::Client, queue: &str, json: &str) -> Result<(), CliError> {

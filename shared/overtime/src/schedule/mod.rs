@@ -38,7 +38,9 @@ use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDateTime, SubsecRound as _, TimeDelta, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use field::Field;
@@ -280,7 +282,8 @@ impl Schedule {
             Kind::Cron(fields) => UpcomingInner::Cron {
                 schedule: self,
                 cron: &fields.cron,
-                cursor: after.with_timezone(&self.zone),
+                // Fire times are whole minutes; croner keeps the start's fraction of a second.
+                cursor: after.trunc_subsecs(0).with_timezone(&self.zone),
             },
             Kind::Rate { value, unit } => UpcomingInner::Rate {
                 next: after,

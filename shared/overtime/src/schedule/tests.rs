@@ -90,6 +90,23 @@ fn aws_documented_cron_examples() {
 }
 
 #[test]
+fn a_start_with_a_fraction_of_a_second() {
+    for zone in ["UTC", "Europe/Paris"] {
+        let s = Schedule::parse("cron(0 3 * * ? *)")
+            .and_then(|s| s.in_zone(zone))
+            .expect("valid");
+        let times: Vec<_> = s.upcoming(utc("2026-11-28T01:02:03.5Z")).take(2).collect();
+        assert_eq!(times.len(), 2, "{zone}");
+        assert!(
+            times
+                .iter()
+                .all(|t| t.timestamp_subsec_nanos() == 0 && s.matches(*t)),
+            "{zone}: {times:?}"
+        );
+    }
+}
+
+#[test]
 fn aws_rate_and_at() {
     assert_eq!(
         next("rate(5 minutes)", "2026-11-27T10:02:30Z", 2),
