@@ -1,0 +1,155 @@
+//! `overtime infra render`: the checked-in template equals a fresh render, and it passes
+//! cfn-lint (pinned to 1.53.3, which still runs the SAM translator), which catches broken ones.
+
+use overtime_tests::lambda::workspace_bin;
+use overtime_tests::server::{repo_root, venv_tool};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn overtime(args: &[&str]) -> Output {
+    Command::new(workspace_bin("overtime"))
+        .args(args)
+        .output()
+        .expect("run overtime")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn cfn_lint(template: &Path) -> Output {
+    Command::new(venv_tool("cfn-lint"))
+        .arg(template)
+        .output()
+        .expect("run cfn-lint (scripts/test installs it into .venv)")
+}
+
+fn temp_project(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("overtime-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("infra")).expect("temp project");
+    dir
+}
+
+#[test]
+fn the_checked_in_template_is_a_fresh_render() {
+    let root = repo_root();
+    let out = overtime(&[
+        "infra",
+        "render",
+        "--check",
+        "--root",
+        root.to_str().unwrap_or("."),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let rendered = overtime(&[
+        "infra",
+        "render",
+        "--stdout",
+        "--root",
+        root.to_str().unwrap_or("."),
+    ]);
+    let checked_in = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    assert_eq!(String::from_utf8_lossy(&rendered.stdout), checked_in);
+}
+
+#[test]
+fn a_changed_declaration_is_drift() {
+    let root = repo_root();
+    let dir = temp_project("drift");
+    let declaration =
+        std::fs::read_to_string(root.join("infra/overtime.toml")).expect("declaration");
+    std::fs::write(
+        dir.join("infra/overtime.toml"),
+        declaration.replace("timeout = 60", "timeout = 90"),
+    )
+    .expect("write");
+    std::fs::copy(
+        root.join("infra/template.yaml"),
+        dir.join("infra/template.yaml"),
+    )
+    .expect("copy");
+    let root_arg = dir.to_str().unwrap_or(".");
+
+    let out = overtime(&["infra", "render", "--check", "--root", root_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("differs from a fresh render"),
+        "{}",
+        text(&out)
+    );
+
+    let out = overtime(&["infra", "render", "--root", root_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    let fresh = std::fs::read_to_string(dir.join("infra/template.yaml")).expect("template");
+    // The worker's timeout and the queue's visibility timeout (6 × 90) follow the declaration.
+    assert!(fresh.contains("Timeout: 90"), "{fresh}");
+    assert!(fresh.contains("VisibilityTimeout: 540"), "{fresh}");
+    let out = overtime(&["infra", "render", "--check", "--root", root_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_declaration_renders_nothing() {
+    let dir = temp_project("bad-declaration");
+    std::fs::write(
+        dir.join("infra/overtime.toml"),
+        "[functions.worker]\ntimeout = 1000\n",
+    )
+    .expect("write");
+    let out = overtime(&["infra", "render", "--root", dir.to_str().unwrap_or(".")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("infra/overtime.toml:2:11: error: timeout must be 1-900 seconds"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("infra/template.yaml").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_template_passes_cfn_lint() {
+    let out = cfn_lint(&repo_root().join("infra/template.yaml"));
+    assert!(out.status.success(), "cfn-lint: {}", text(&out));
+}
+
+#[test]
+fn cfn_lint_catches_errors_inside_sam_events() {
+    let template =
+        std::fs::read_to_string(repo_root().join("infra/template.yaml")).expect("template");
+    let dir = temp_project("broken-template");
+    let cases = [
+        // A typo in the SQS event's FunctionResponseTypes: without it, failures retry whole batches.
+        (
+            "\"ReportBatchItemFailures\"",
+            "\"ReportBatchItemFailure\"",
+            "E3030",
+        ),
+        // A batch size Lambda refuses, inside the SAM event.
+        ("BatchSize: 10", "BatchSize: 0", "E3034"),
+        // A schedule with a flexible time window mode that does not exist.
+        ("Mode: \"OFF\"", "Mode: \"NEVER\"", "E3030"),
+    ];
+    for (good, bad, rule) in cases {
+        assert!(
+            template.contains(good),
+            "the template has no `{good}` to break"
+        );
+        let path = dir.join("infra/template.yaml");
+        std::fs::write(&path, template.replace(good, bad)).expect("write");
+        let out = cfn_lint(&path);
+        assert!(!out.status.success(), "cfn-lint accepted `{bad}`");
+        assert!(
+            text(&out).contains(rule),
+            "`{bad}`: expected {rule} in {}",
+            text(&out)
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
