@@ -41,7 +41,8 @@ use std::str::FromStr;
 use chrono::{
     DateTime, Datelike, NaiveDateTime, SubsecRound as _, TimeDelta, TimeZone, Timelike, Utc,
 };
-use chrono_tz::Tz;
+/// IANA time zones, as [`Schedule::zone`] returns them.
+pub use chrono_tz::Tz;
 
 use field::Field;
 
