@@ -11,3 +11,19 @@ pub use server::{
     QueueSpec, Sqs, TestQueue, attr, free_port, receive_count, repo_root, sqs, venv_tool,
     wait_for_port,
 };
+
+/// A finished process's stdout then stderr, for assertion messages and matching.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A fresh project directory with an `infra/` folder, under the system's temp directory.
+pub fn temp_project(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("overtime-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("infra")).expect("temp project");
+    dir
+}

@@ -3,6 +3,7 @@
 use overtime::Queue;
 use overtime_tests::jobs::{Ledger, Refuses, worker};
 use overtime_tests::lambda::workspace_bin;
+use overtime_tests::output_text as text;
 use overtime_tests::{QueueSpec, Sqs, attr, sqs};
 use std::process::Output;
 use std::time::Duration;
@@ -13,14 +14,6 @@ fn overtime(sqs: &Sqs, args: &[&str]) -> Output {
         .envs(sqs.env())
         .output()
         .expect("run overtime")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[tokio::test]

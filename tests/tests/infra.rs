@@ -2,7 +2,9 @@
 //! cfn-lint (pinned to 1.53.3, which still runs the SAM translator), which catches broken ones.
 
 use overtime_tests::lambda::workspace_bin;
+use overtime_tests::output_text as text;
 use overtime_tests::server::{repo_root, venv_tool};
+use overtime_tests::temp_project;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -13,25 +15,11 @@ fn overtime(args: &[&str]) -> Output {
         .expect("run overtime")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn cfn_lint(template: &Path) -> Output {
     Command::new(venv_tool("cfn-lint"))
         .arg(template)
         .output()
         .expect("run cfn-lint (scripts/test installs it into .venv)")
-}
-
-fn temp_project(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("overtime-{name}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(dir.join("infra")).expect("temp project");
-    dir
 }
 
 #[test]

@@ -3,9 +3,11 @@
 
 use aws_sdk_scheduler::types::{FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
 use overtime_tests::lambda::workspace_bin;
+use overtime_tests::output_text as text;
 use overtime_tests::server::repo_root;
 use overtime_tests::sqs;
-use std::path::{Path, PathBuf};
+use overtime_tests::temp_project;
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn overtime(args: &[&str], env: &[(&str, String)]) -> Output {
@@ -18,16 +20,6 @@ fn overtime(args: &[&str], env: &[(&str, String)]) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", stdout(out), String::from_utf8_lossy(&out.stderr))
-}
-
-fn temp_project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("overtime-{name}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(dir.join("infra")).expect("temp project");
-    dir
 }
 
 #[test]

@@ -55,7 +55,9 @@ pub(crate) fn check(root: &Path, now: DateTime<Utc>) -> ExitCode {
     if vercel.is_file() {
         let shown = shown(root, VERCEL);
         checked.push(shown.display().to_string());
-        match read(&vercel).and_then(|text| VercelConfig::parse(&shown, &text)) {
+        match overtime::config::read_file(&vercel)
+            .and_then(|text| VercelConfig::parse(&shown, &text))
+        {
             Ok((config, warnings)) => {
                 diagnostics.extend(warnings);
                 for cron in &config.crons {
@@ -95,7 +97,9 @@ pub(crate) fn check(root: &Path, now: DateTime<Utc>) -> ExitCode {
     if declaration.is_file() {
         let shown = shown(root, DECLARATION);
         checked.push(shown.display().to_string());
-        match read(&declaration).and_then(|text| Declaration::parse(&shown, &text)) {
+        match overtime::config::read_file(&declaration)
+            .and_then(|text| Declaration::parse(&shown, &text))
+        {
             Ok((d, warnings)) => {
                 diagnostics.extend(warnings);
                 for s in &d.schedules {
@@ -137,18 +141,6 @@ pub(crate) fn check(root: &Path, now: DateTime<Utc>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn read(path: &Path) -> Result<String, overtime::config::ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| overtime::config::ConfigError {
-        diagnostics: vec![Diagnostic {
-            file: path.to_path_buf(),
-            line: 1,
-            column: 1,
-            severity: Severity::Error,
-            message: format!("cannot read: {e}"),
-        }],
-    })
 }
 
 /// Prints the next fire times of an expression, one RFC 3339 UTC timestamp per line.

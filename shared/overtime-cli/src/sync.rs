@@ -142,6 +142,24 @@ fn wanted(
         .collect()
 }
 
+/// Sends a CreateSchedule or UpdateSchedule with every field overtime sets: the two builders
+/// have the same setters but no common trait.
+macro_rules! put {
+    ($builder:expr, $group:expr, $name:expr, $want:expr, $window:expr) => {
+        $builder
+            .group_name($group)
+            .name($name)
+            .schedule_expression(&$want.expression)
+            .schedule_expression_timezone(&$want.timezone)
+            .state(ScheduleState::from($want.state.as_str()))
+            .flexible_time_window($window)
+            .target($want.target()?)
+            .send()
+            .await
+            .map_err(scheduler_error)?
+    };
+}
+
 /// Reconciles the group with the declaration and prints the diff; with `dry_run`, only prints.
 /// Returns the number of changes (made or, in a dry run, that would be made).
 pub(crate) async fn sync(
@@ -275,18 +293,7 @@ pub(crate) async fn sync(
                 );
                 changes += 1;
                 if !dry_run {
-                    client
-                        .create_schedule()
-                        .group_name(group)
-                        .name(name)
-                        .schedule_expression(&want.expression)
-                        .schedule_expression_timezone(&want.timezone)
-                        .state(ScheduleState::from(want.state.as_str()))
-                        .flexible_time_window(window)
-                        .target(want.target()?)
-                        .send()
-                        .await
-                        .map_err(scheduler_error)?;
+                    put!(client.create_schedule(), group, name, want, window);
                 }
             }
             Some(old) if old == want => println!("= {name}: unchanged"),
@@ -295,18 +302,7 @@ pub(crate) async fn sync(
                 changes += 1;
                 if !dry_run {
                     // UpdateSchedule replaces the whole schedule: every field is sent.
-                    client
-                        .update_schedule()
-                        .group_name(group)
-                        .name(name)
-                        .schedule_expression(&want.expression)
-                        .schedule_expression_timezone(&want.timezone)
-                        .state(ScheduleState::from(want.state.as_str()))
-                        .flexible_time_window(window)
-                        .target(want.target()?)
-                        .send()
-                        .await
-                        .map_err(scheduler_error)?;
+                    put!(client.update_schedule(), group, name, want, window);
                 }
             }
         }

@@ -229,15 +229,7 @@ impl Declaration {
     /// Reads and validates a declaration file.
     pub fn load(path: impl AsRef<Path>) -> Result<(Declaration, Vec<Diagnostic>), ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            diagnostics: vec![Diagnostic {
-                file: path.to_path_buf(),
-                line: 1,
-                column: 1,
-                severity: super::Severity::Error,
-                message: format!("cannot read the declaration: {e}"),
-            }],
-        })?;
+        let text = super::read_file(path)?;
         Declaration::parse(path, &text)
     }
 

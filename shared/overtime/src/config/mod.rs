@@ -158,6 +158,19 @@ impl<'a> Report<'a> {
     }
 }
 
+/// Reads a configuration file; a file that cannot be read is a diagnostic like any other.
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        diagnostics: vec![Diagnostic {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            severity: Severity::Error,
+            message: format!("cannot read {}: {e}", path.display()),
+        }],
+    })
+}
+
 /// Line and column (in characters), both from 1, of a byte offset.
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -45,15 +45,7 @@ impl VercelConfig {
     /// Reads and checks `vercel.json`.
     pub fn load(path: impl AsRef<Path>) -> Result<(VercelConfig, Vec<Diagnostic>), ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            diagnostics: vec![Diagnostic {
-                file: path.to_path_buf(),
-                line: 1,
-                column: 1,
-                severity: super::Severity::Error,
-                message: format!("cannot read vercel.json: {e}"),
-            }],
-        })?;
+        let text = super::read_file(path)?;
         VercelConfig::parse(path, &text)
     }
 

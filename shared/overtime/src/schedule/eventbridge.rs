@@ -20,16 +20,7 @@ const MONTHS: &[&str] = &[
 const WEEKDAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 const fn spec(name: &'static str, min: u16, max: u16) -> FieldSpec {
-    FieldSpec {
-        name,
-        min,
-        max,
-        names: &[],
-        question: false,
-        last_and_weekday: false,
-        nth: false,
-        wrap: true,
-    }
+    FieldSpec::plain(name, min, max, true)
 }
 
 const FIELDS: [FieldSpec; 6] = [

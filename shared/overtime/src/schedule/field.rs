@@ -60,6 +60,22 @@ pub(crate) struct FieldSpec {
     pub(crate) wrap: bool,
 }
 
+impl FieldSpec {
+    /// A field of plain values, ranges and steps only.
+    pub(crate) const fn plain(name: &'static str, min: u16, max: u16, wrap: bool) -> FieldSpec {
+        FieldSpec {
+            name,
+            min,
+            max,
+            names: &[],
+            question: false,
+            last_and_weekday: false,
+            nth: false,
+            wrap,
+        }
+    }
+}
+
 /// A parsed field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Field {

@@ -7,16 +7,7 @@ use super::field::{self, FieldSpec};
 use super::{CronFields, ErrorKind, Kind, ScheduleError};
 
 const fn spec(name: &'static str, min: u16, max: u16) -> FieldSpec {
-    FieldSpec {
-        name,
-        min,
-        max,
-        names: &[],
-        question: false,
-        last_and_weekday: false,
-        nth: false,
-        wrap: false,
-    }
+    FieldSpec::plain(name, min, max, false)
 }
 
 const FIELDS: [FieldSpec; 5] = [
