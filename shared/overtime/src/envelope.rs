@@ -47,6 +47,12 @@ pub struct Envelope<P> {
     /// Unix time in milliseconds before which the job must not run (delays past 900 s hop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before_ms: Option<i64>,
+    /// Durable work: the run this message continues (its first slice's job id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Durable work: the slice of the run this message carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<u64>,
     /// The job itself.
     pub payload: P,
 }
@@ -76,6 +82,12 @@ pub struct RawEnvelope<'a> {
     /// Unix time in milliseconds before which the job must not run.
     #[serde(default)]
     pub not_before_ms: Option<i64>,
+    /// Durable work: the run this message continues.
+    #[serde(default, borrow)]
+    pub run: Option<Cow<'a, str>>,
+    /// Durable work: the slice this message carries.
+    #[serde(default)]
+    pub slice: Option<u64>,
     /// The job itself, unparsed.
     #[serde(borrow)]
     pub payload: &'a RawValue,
@@ -141,11 +153,14 @@ mod tests {
             attempt: 1,
             key: Some("k".into()),
             not_before_ms: None,
+            run: Some("r".into()),
+            slice: Some(3),
             payload: vec![1, 2],
         };
         let body = serde_json::to_string(&env).expect("serializes");
         let raw = RawEnvelope::decode(&body).expect("decodes");
         assert_eq!(raw.key.as_deref(), Some("k"));
+        assert_eq!((raw.run.as_deref(), raw.slice), (Some("r"), Some(3)));
         let back: Vec<i32> = serde_json::from_str(raw.payload.get()).expect("payload");
         assert_eq!(back, vec![1, 2]);
     }

@@ -61,6 +61,7 @@ pub struct JobContext<S> {
     pub(crate) queue: Queue,
     pub(crate) state: Arc<S>,
     pub(crate) span: Span,
+    pub(crate) store: Option<Arc<dyn crate::store::RunStore>>,
 }
 
 /// Facts about one delivery of one message, shared by the context and the worker.
@@ -73,6 +74,8 @@ pub(crate) struct Delivered {
     pub(crate) max_attempts: u32,
     pub(crate) deadline: Option<SystemTime>,
     pub(crate) idempotency_key: Option<String>,
+    /// Durable work: the run and slice the message carries.
+    pub(crate) run: Option<(String, u64)>,
 }
 
 impl<S> JobContext<S> {

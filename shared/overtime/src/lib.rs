@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 #![warn(missing_docs)]
 
+pub mod chunk;
 #[cfg(feature = "config")]
 pub mod config;
 pub mod cron;
@@ -14,6 +15,7 @@ pub mod limits;
 mod platform;
 pub mod queue;
 pub mod schedule;
+pub mod store;
 pub mod telemetry;
 pub mod worker;
 

@@ -32,6 +32,7 @@ pub struct Message {
     group: Option<String>,
     dedup_id: Option<String>,
     key: Option<String>,
+    run: Option<(String, u64)>,
 }
 
 /// What SQS said about a sent message.
@@ -124,6 +125,7 @@ impl Message {
             delay: Duration::ZERO,
             group: None,
             dedup_id: None,
+            run: None,
             key: None,
         })
     }
@@ -150,6 +152,7 @@ impl Message {
             delay: Duration::ZERO,
             group: None,
             dedup_id: None,
+            run: None,
             key: None,
         })
     }
@@ -182,6 +185,12 @@ impl Message {
     /// deduplication id on FIFO queues (hashed if SQS would not take it as is).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
+        self
+    }
+
+    /// Marks the message as slice `slice` of durable run `run`.
+    pub(crate) fn continuing(mut self, run: &str, slice: u64) -> Self {
+        self.run = Some((run.to_owned(), slice));
         self
     }
 
@@ -237,6 +246,8 @@ impl Message {
             attempt: 1,
             key: self.key.clone(),
             not_before_ms,
+            run: self.run.as_ref().map(|(run, _)| run.clone()),
+            slice: self.run.as_ref().map(|(_, slice)| *slice),
             payload: &*self.payload,
         };
         let body = serde_json::to_string(&envelope).map_err(|e| SendError::Serialize {

@@ -201,10 +201,15 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 max_attempts: source.max_attempts,
                 deadline,
                 idempotency_key: env.key.as_deref().map(str::to_owned),
+                run: env
+                    .run
+                    .as_deref()
+                    .map(|r| (r.to_owned(), env.slice.unwrap_or(0))),
             }),
             queue: source.queue.clone(),
             state: self.state.clone(),
             span: span.clone(),
+            store: self.store.clone(),
         };
         // Decoding the payload and calling `run` can panic too (a custom `Deserialize`, a
         // `run` that panics before its first await): both are caught with the job itself.

@@ -1,21 +1,15 @@
 //! The Lambda adapter: an SQS event source mapping with `ReportBatchItemFailures`.
 
-use super::Worker;
 use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
 use super::sqs_batch::{SqsBatch, lambda_delivery};
+use super::{Worker, answer_by};
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Least time kept between answering a batch and the invocation deadline: enough to send the
-/// response before Lambda stops the function.
-const DEADLINE_MARGIN_MIN: Duration = Duration::from_millis(500);
-/// Most time kept back from a long invocation for the same.
-const DEADLINE_MARGIN_MAX: Duration = Duration::from_secs(5);
 
 impl<S: Send + Sync + 'static> Worker<S> {
     /// Serves SQS batches through the Lambda runtime API until the runtime stops.
@@ -139,16 +133,6 @@ fn failed_ids(settled: Vec<(String, Disposition)>) -> Vec<String> {
         .filter(|(_, d)| *d == Disposition::Failed)
         .map(|(id, _)| id)
         .collect()
-}
-
-/// How long to wait before answering: until `deadline` less a margin of a tenth of the time
-/// left, at least [`DEADLINE_MARGIN_MIN`] and at most [`DEADLINE_MARGIN_MAX`].
-fn answer_by(deadline: SystemTime) -> Duration {
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    let margin = (left / 10).clamp(DEADLINE_MARGIN_MIN, DEADLINE_MARGIN_MAX);
-    left.saturating_sub(margin)
 }
 
 fn batch_response(failures: Vec<String>) -> SqsBatchResponse {

@@ -18,7 +18,6 @@ mod source;
 mod sqs_batch;
 
 pub use backoff::Backoff;
-#[cfg(feature = "vercel")]
 pub(crate) use dispatch::panic_message;
 pub use poller::{PollerError, shutdown_signal};
 pub use settle::DeadLetterKind;
@@ -26,14 +25,33 @@ pub use source::SourceError;
 #[cfg(feature = "lambda")]
 pub use sqs_batch::SqsBatch;
 
+use crate::chunk::{ChunkOptions, Chunked};
 use crate::job::{BoxError, Job, JobContext, JobResult};
 use crate::queue::Queue;
+use crate::store::RunStore;
 use aws_sdk_sqs::Client;
 use futures_util::future::BoxFuture;
 use source::Source;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, OnceCell};
+
+/// Least time kept between answering a batch and the invocation deadline: enough to send the
+/// response before Lambda stops the function.
+const DEADLINE_MARGIN_MIN: std::time::Duration = std::time::Duration::from_millis(500);
+/// Most time kept back from a long invocation for the same.
+const DEADLINE_MARGIN_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long to wait before answering: until `deadline` less a margin of a tenth of the time
+/// left, at least [`DEADLINE_MARGIN_MIN`] and at most [`DEADLINE_MARGIN_MAX`]. Chunked jobs
+/// stop their slices by the same time.
+pub(crate) fn answer_by(deadline: std::time::SystemTime) -> std::time::Duration {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(std::time::Duration::ZERO);
+    let margin = (left / 10).clamp(DEADLINE_MARGIN_MIN, DEADLINE_MARGIN_MAX);
+    left.saturating_sub(margin)
+}
 
 /// Attempts a message gets when neither the worker nor the queue's redrive policy says.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -70,6 +88,7 @@ pub struct Worker<S = ()> {
     config: Config,
     client: OnceCell<Client>,
     sources: Mutex<HashMap<String, Arc<Source>>>,
+    store: Option<Arc<dyn RunStore>>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +128,31 @@ impl<S: Send + Sync + 'static> Worker<S> {
             },
             client: OnceCell::new(),
             sources: Mutex::new(HashMap::new()),
+            store: None,
         }
+    }
+
+    /// The run store for durable work: chunked jobs' runs and memoized steps live here.
+    pub fn run_store(mut self, store: impl RunStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Registers chunked job `C` with [`ChunkOptions::from_env`]: each message is one slice.
+    pub fn chunked<C: Chunked<State = S>>(self) -> Self {
+        self.chunked_with::<C>(ChunkOptions::from_env())
+    }
+
+    /// Registers chunked job `C` with the given slice budget and run limits.
+    pub fn chunked_with<C: Chunked<State = S>>(mut self, options: ChunkOptions) -> Self {
+        let options = Arc::new(options);
+        let runner: Runner<S> = Arc::new(move |payload: &str, ctx: JobContext<S>| {
+            let input: C = serde_json::from_str(payload)?;
+            let run = crate::chunk::run_slice(input, payload.to_owned(), ctx, options.clone());
+            Ok(Box::pin(run) as BoxFuture<'static, JobResult>)
+        });
+        self.runners.insert(C::NAME, runner);
+        self
     }
 
     /// Registers job `J`: messages named `J::NAME` are decoded as `J` and run.

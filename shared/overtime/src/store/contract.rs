@@ -1,0 +1,83 @@
+//! What every run store must do, checked against each implementation.
+
+use super::{RunRecord, RunStatus, RunStore};
+
+/// Panics with the first broken promise.
+pub(crate) async fn check(store: &dyn RunStore) {
+    let prefix = uuid::Uuid::new_v4().simple().to_string();
+    let id = |n: u32| format!("{prefix}-{n}");
+
+    // Create once.
+    let run = RunRecord::new(&id(1), "backfill", "{\"next\":0}".into(), Some(10), 1_000);
+    assert!(store.create(&run).await.expect("create"));
+    assert!(!store.create(&run).await.expect("create again"));
+    assert_eq!(store.get(&id(1)).await.expect("get"), Some(run.clone()));
+    assert_eq!(store.get(&id(99)).await.expect("get missing"), None);
+
+    // Compare-and-swap on the version.
+    let mut next = run.clone();
+    next.version = 1;
+    next.slice = 1;
+    next.cursor = "{\"next\":5}".into();
+    assert!(store.replace(&next).await.expect("replace"));
+    let mut stale = run.clone();
+    stale.version = 1;
+    stale.status = RunStatus::Failed;
+    assert!(
+        !store.replace(&stale).await.expect("stale replace"),
+        "a stale version must lose"
+    );
+    assert_eq!(store.get(&id(1)).await.expect("get"), Some(next.clone()));
+    let mut missing = RunRecord::new(&id(98), "x", "0".into(), None, 0);
+    missing.version = 1;
+    assert!(!store.replace(&missing).await.expect("replace missing"));
+
+    // Of many writers from one version, exactly one wins.
+    let writers = (0..8).map(|i| {
+        let mut w = next.clone();
+        w.version = 2;
+        w.items_done = i;
+        async move { store.replace(&w).await.expect("concurrent replace") }
+    });
+    let wins = futures_util::future::join_all(writers)
+        .await
+        .into_iter()
+        .filter(|won| *won)
+        .count();
+    assert_eq!(wins, 1, "exactly one concurrent writer wins");
+
+    // Listed newest first.
+    let later = RunRecord::new(&id(2), "backfill", "0".into(), None, 2_000);
+    assert!(store.create(&later).await.expect("create later"));
+    let listed: Vec<String> = store
+        .list(1000)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .filter(|i| i.starts_with(&prefix))
+        .collect();
+    assert_eq!(listed, [id(2), id(1)]);
+
+    // Step results: the first write wins and is what later readers get.
+    assert_eq!(store.step(&id(1), "charge").await.expect("step"), None);
+    assert_eq!(
+        store
+            .put_step(&id(1), "charge", "\"ch_1\"")
+            .await
+            .expect("put"),
+        "\"ch_1\""
+    );
+    assert_eq!(
+        store
+            .put_step(&id(1), "charge", "\"ch_2\"")
+            .await
+            .expect("put again"),
+        "\"ch_1\""
+    );
+    assert_eq!(
+        store.step(&id(1), "charge").await.expect("step"),
+        Some("\"ch_1\"".to_owned())
+    );
+    assert_eq!(store.step(&id(2), "charge").await.expect("other run"), None);
+}

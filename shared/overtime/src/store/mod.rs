@@ -1,0 +1,236 @@
+//! The run store: where durable work keeps each run's slice, cursor, progress, status and step
+//! results, behind one small trait with two real implementations — SQLite
+//! ([`SqliteStore`], feature `sqlite`) for local and single-host use, DynamoDB
+//! ([`DynamoStore`], feature `dynamodb`) on AWS.
+//!
+//! The trait has one conditional write, [`RunStore::replace`] (compare-and-swap on the record's
+//! `version`), and an insert-if-absent for step results; every protocol decision (claiming a
+//! slice, checkpointing, repairing a lost successor, completing once) is made above it, in
+//! [`crate::chunk`], so both stores behave the same by construction.
+
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Slices are being processed.
+    Running,
+    /// The last slice reported done.
+    Done,
+    /// It failed permanently; `error` says why.
+    Failed,
+    /// Someone cancelled it; no further slice runs.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Done, failed or cancelled: nothing more will run.
+    pub fn is_final(self) -> bool {
+        self != RunStatus::Running
+    }
+
+    /// As stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the store knows about one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run id: the job id of its first slice's message.
+    pub id: String,
+    /// The job's name.
+    pub job: String,
+    /// Where it is.
+    pub status: RunStatus,
+    /// The slice to run next (0 first). A message for an older slice is stale.
+    pub slice: u64,
+    /// The checkpointed cursor, as JSON.
+    pub cursor: String,
+    /// Whether the message for `slice` has been sent (false between a checkpoint and its enqueue).
+    pub successor_sent: bool,
+    /// The message id working on `slice`, if any.
+    pub owner: Option<String>,
+    /// Until when (Unix ms) the owner's claim holds if its message never comes back.
+    pub lease_until_ms: i64,
+    /// Items processed so far.
+    pub items_done: u64,
+    /// Items in all, when the job knows.
+    pub items_total: Option<u64>,
+    /// Unix ms when the run was created.
+    pub started_ms: i64,
+    /// Unix ms of the last change.
+    pub updated_ms: i64,
+    /// Why it failed (or was cancelled).
+    pub error: Option<String>,
+    /// Set by `overtime runs cancel`; the next slice stops the run.
+    pub cancel_requested: bool,
+    /// Incremented by every write; [`RunStore::replace`] compares it.
+    pub version: u64,
+}
+
+impl RunRecord {
+    /// A new run at slice 0.
+    pub fn new(id: &str, job: &str, cursor: String, items_total: Option<u64>, now_ms: i64) -> Self {
+        RunRecord {
+            id: id.to_owned(),
+            job: job.to_owned(),
+            status: RunStatus::Running,
+            slice: 0,
+            cursor,
+            successor_sent: true,
+            owner: None,
+            lease_until_ms: 0,
+            items_done: 0,
+            items_total,
+            started_ms: now_ms,
+            updated_ms: now_ms,
+            error: None,
+            cancel_requested: false,
+            version: 0,
+        }
+    }
+}
+
+/// Largest step result the stores accept (DynamoDB items stop at 400 KB; room for the key).
+pub const MAX_STEP_RESULT_BYTES: usize = 350 * 1024;
+
+/// A store operation that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the call; the slice is retried.
+    #[error("run store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record is not what this version of overtime writes.
+    #[error("run store record {id} is corrupt: {reason}")]
+    Corrupt {
+        /// The run.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A step result over [`MAX_STEP_RESULT_BYTES`].
+    #[error(
+        "step {step:?} returned {size} bytes, over the run store's {limit}-byte limit; store a reference (an S3 key, a row id) instead"
+    )]
+    TooLarge {
+        /// The step.
+        step: String,
+        /// Its serialized size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Where runs live. Implemented by [`SqliteStore`] and [`DynamoStore`]; object-safe, so a worker
+/// holds an `Arc<dyn RunStore>`.
+pub trait RunStore: Send + Sync + 'static {
+    /// Inserts a run unless one with its id exists; true if inserted.
+    fn create<'a>(&'a self, run: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The run, if any.
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<RunRecord>, StoreError>>;
+
+    /// Replaces the run with `next` (whose `version` is one more) if the stored version is
+    /// still `next.version - 1`; false if someone else wrote first.
+    fn replace<'a>(&'a self, next: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The most recently started runs, newest first.
+    fn list(&self, limit: usize) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
+
+    /// A stored step result.
+    fn step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+
+    /// Stores a step result unless one exists; returns the stored one (this or the earlier).
+    fn put_step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<String, StoreError>>;
+}
+
+impl<T: RunStore + ?Sized> RunStore for Arc<T> {
+    fn create<'a>(&'a self, run: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).create(run)
+    }
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<RunRecord>, StoreError>> {
+        (**self).get(id)
+    }
+    fn replace<'a>(&'a self, next: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).replace(next)
+    }
+    fn list(&self, limit: usize) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
+        (**self).list(limit)
+    }
+    fn step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        (**self).step(run, name)
+    }
+    fn put_step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<String, StoreError>> {
+        (**self).put_step(run, name, value)
+    }
+}
+
+/// Reads a stored record.
+pub(crate) fn decode(id: &str, json: &str) -> Result<RunRecord, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes a record for storage.
+pub(crate) fn encode(run: &RunRecord) -> String {
+    // A struct of strings, numbers and options always serializes.
+    serde_json::to_string(run).unwrap_or_default()
+}
+
+/// The current Unix time in milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+pub(crate) mod contract;
