@@ -141,3 +141,76 @@ fn cfn_lint_catches_errors_inside_sam_events() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every kind of thing the declaration can say, rendered and linted: a FIFO queue consumed by a
+/// function that sends nowhere, a schedule that targets a queue, a disabled one, a function URL.
+const RICH: &str = r#"
+[project]
+name = "shop"
+
+[functions.api]
+url = true
+queues = { ORDERS_URL = "orders", JOBS_URL = "jobs" }
+environment = { MODE = "live", ON = "yes" }
+
+[functions.orders]
+timeout = 120
+architecture = "x86_64"
+
+[functions.worker]
+
+[queues.orders]
+fifo = true
+
+[queues.jobs]
+delay = 30
+
+[[mappings]]
+queue = "orders"
+function = "orders"
+batch_size = 5
+
+[[mappings]]
+queue = "jobs"
+function = "worker"
+batch_size = 100
+batching_window = 10
+max_concurrency = 5
+
+[schedules.nightly-report]
+expression = "cron(0 3 ? * MON-FRI *)"
+timezone = "Europe/Paris"
+queue = "orders"
+job = "report"
+payload = { kind = "daily" }
+
+[schedules.warm]
+expression = "rate(5 minutes)"
+function = "api"
+enabled = false
+"#;
+
+#[test]
+fn a_rich_declaration_renders_a_template_cfn_lint_accepts() {
+    for mode in ["template", "sync"] {
+        let dir = temp_project(&format!("rich-{mode}"));
+        let declaration = RICH.replace("name = \"shop\"", &format!("name = \"shop\"\nschedules = \"{mode}\""));
+        std::fs::write(dir.join("infra/overtime.toml"), declaration).expect("write");
+        let out = overtime(&["infra", "render", "--root", dir.to_str().unwrap_or(".")]);
+        assert!(out.status.success(), "{}", text(&out));
+        let path = dir.join("infra/template.yaml");
+        let template = std::fs::read_to_string(&path).expect("template");
+        let lint = cfn_lint(&path);
+        assert!(lint.status.success(), "{mode}: cfn-lint: {}\n{template}", text(&lint));
+        assert!(template.contains("ContentBasedDeduplication: true"), "{template}");
+        assert!(template.contains("\"ON\": \"yes\""), "a YAML 1.1 boolean key stays a string: {template}");
+        assert!(template.contains("MaximumBatchingWindowInSeconds: 10"));
+        assert!(template.contains("\"sqs:ChangeMessageVisibility\""));
+        // With `schedules = "sync"`, the template keeps the role and the dead-letter queue for
+        // `overtime schedules sync`, but declares no schedule itself.
+        assert_eq!(template.contains("AWS::Scheduler::Schedule\""), mode == "template", "{mode}");
+        assert!(template.contains("RoleName: \"shop-scheduler\""));
+        assert!(template.contains("QueueName: \"shop-schedules-dlq\""));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -211,7 +211,7 @@ async fn moto() -> Moto {
 
 fn write_declaration(dir: &Path, project: &str, schedules: &str) {
     let text = format!(
-        "[project]\nname = \"{project}\"\n\n[functions.sync]\n[functions.cleanup]\n[queues.jobs]\n\n{schedules}"
+        "[project]\nname = \"{project}\"\nschedules = \"sync\"\n\n[functions.sync]\n[functions.cleanup]\n[queues.jobs]\n\n{schedules}"
     );
     std::fs::write(dir.join("infra/overtime.toml"), text).expect("write declaration");
 }
@@ -408,7 +408,7 @@ async fn sync_reconciles_only_its_own_group() {
     let out = sync(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("infra/overtime.toml:9:20: error: cron() takes 6 fields"),
+        text(&out).contains("infra/overtime.toml:10:20: error: cron() takes 6 fields"),
         "{}",
         text(&out)
     );
@@ -416,6 +416,22 @@ async fn sync_reconciles_only_its_own_group() {
         names(&moto.client, &project).await,
         ["hourly", "nightly", "weekly"]
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn sync_refuses_schedules_the_template_deploys() {
+    let moto = moto().await;
+    let dir = temp_project("template-mode");
+    std::fs::write(
+        dir.join("infra/overtime.toml"),
+        "[project]\nname = \"shop\"\n[functions.f]\n[schedules.s]\nexpression = \"rate(1 hour)\"\nfunction = \"f\"\n",
+    )
+    .expect("write");
+    let out = overtime(&["schedules", "sync", "--root", dir.to_str().unwrap_or(".")], &moto.env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("schedules deploy with infra/template.yaml"), "{}", text(&out));
+    assert!(moto.client.get_schedule_group().name("shop").send().await.is_err());
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -3,7 +3,9 @@
 //! their dead-letter queues, mappings report partial batch failures, and schedules are
 //! EventBridge Scheduler schedules with their time zones.
 
-use overtime::config::{Declaration, Function, Mapping, QueueDecl, ScheduleDecl, Target};
+use overtime::config::{
+    Declaration, Function, Mapping, QueueDecl, ScheduleDecl, ScheduleDeploy, Target,
+};
 
 use crate::yaml::Node;
 
@@ -12,18 +14,7 @@ const DEAD_LETTER_RETENTION_SECS: i64 = 1_209_600;
 /// Scheduler's retry window for an invocation that fails (its default is 24 h and 185 tries).
 const SCHEDULE_RETRY_SECS: i64 = 86_400;
 
-/// `sync-accounts` → `SyncAccounts`, for CloudFormation logical ids.
-pub(crate) fn logical(name: &str) -> String {
-    name.split(['-', '_', '.'])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut c = p.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
+use overtime::config::logical_id as logical;
 
 /// The deployed name of a function.
 pub(crate) fn function_name(d: &Declaration, f: &str) -> String {
@@ -81,8 +72,11 @@ pub(crate) fn render(d: &Declaration, source: &str) -> String {
             ]),
         );
         resources.push("SchedulerRole", scheduler_role(d));
-        for s in &d.schedules {
-            resources.push(&format!("{}Schedule", logical(&s.name)), schedule(d, s));
+        // With `schedules = "sync"`, `overtime schedules sync` deploys them instead.
+        if d.project.schedules == ScheduleDeploy::Template {
+            for s in &d.schedules {
+                resources.push(&format!("{}Schedule", logical(&s.name)), schedule(d, s));
+            }
         }
     }
     let mut outputs = Node::map::<String>([]);
@@ -150,8 +144,11 @@ fn queue(d: &Declaration, q: &QueueDecl) -> Vec<(String, Node)> {
         props.push("DelaySeconds", Node::Int(q.delay.into()));
     }
     if q.fifo {
+        // Content-based deduplication: Scheduler sends to a FIFO queue only with it on.
         props.push("FifoQueue", Node::Bool(true));
+        props.push("ContentBasedDeduplication", Node::Bool(true));
         dlq_props.push("FifoQueue", Node::Bool(true));
+        dlq_props.push("ContentBasedDeduplication", Node::Bool(true));
     }
     props.push(
         "RedrivePolicy",
@@ -237,10 +234,12 @@ fn function(d: &Declaration, f: &Function) -> Node {
     let consumed: Vec<&Mapping> = d.mappings.iter().filter(|m| m.function == f.name).collect();
     if !consumed.is_empty() {
         statements.push(statement(
+            // SendMessage: a job not yet due (a delay over 900 s) hops back onto its queue.
             &[
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
                 "sqs:ChangeMessageVisibility",
+                "sqs:SendMessage",
                 "sqs:GetQueueAttributes",
                 "sqs:GetQueueUrl",
             ],
@@ -316,23 +315,32 @@ fn function(d: &Declaration, f: &Function) -> Node {
 }
 
 fn scheduler_role(d: &Declaration) -> Node {
+    // Only what schedules target, and only for this account's Scheduler.
+    let mut functions: Vec<&str> = Vec::new();
+    let mut queues: Vec<&str> = Vec::new();
+    for s in &d.schedules {
+        match &s.target {
+            Target::Function(f) if !functions.contains(&f.as_str()) => functions.push(f),
+            Target::Queue { queue, .. } if !queues.contains(&queue.as_str()) => queues.push(queue),
+            _ => {}
+        }
+    }
     let mut statements = Vec::new();
-    if !d.functions.is_empty() {
+    if !functions.is_empty() {
         statements.push(statement(
             &["lambda:InvokeFunction"],
-            d.functions
+            functions
                 .iter()
-                .map(|f| Node::get_att(&function_id(&f.name), "Arn"))
+                .map(|f| Node::get_att(&function_id(f), "Arn"))
                 .collect(),
         ));
     }
-    let mut queues: Vec<Node> = d
-        .queues
+    let mut sends: Vec<Node> = queues
         .iter()
-        .map(|q| Node::get_att(&queue_id(&q.name), "Arn"))
+        .map(|q| Node::get_att(&queue_id(q), "Arn"))
         .collect();
-    queues.push(Node::get_att("ScheduleDeadLetterQueue", "Arn"));
-    statements.push(statement(&["sqs:SendMessage"], queues));
+    sends.push(Node::get_att("ScheduleDeadLetterQueue", "Arn"));
+    statements.push(statement(&["sqs:SendMessage"], sends));
     Node::map([
         ("Type", Node::str("AWS::IAM::Role")),
         (
@@ -352,6 +360,16 @@ fn scheduler_role(d: &Declaration) -> Node {
                                     Node::map([("Service", Node::str("scheduler.amazonaws.com"))]),
                                 ),
                                 ("Action", Node::str("sts:AssumeRole")),
+                                (
+                                    "Condition",
+                                    Node::map([(
+                                        "StringEquals",
+                                        Node::map([(
+                                            "aws:SourceAccount",
+                                            Node::reference("AWS::AccountId"),
+                                        )]),
+                                    )]),
+                                ),
                             ])]),
                         ),
                     ]),

@@ -9,7 +9,7 @@ use aws_sdk_scheduler::types::{
     DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, SqsParameters,
     Tag, Target,
 };
-use overtime::config::{Declaration, ScheduleDecl, Target as DeclTarget};
+use overtime::config::{Declaration, ScheduleDecl, ScheduleDeploy, Target as DeclTarget};
 
 use crate::infra::{function_name, queue_name, scheduler_role_name};
 
@@ -29,6 +29,10 @@ pub(crate) enum SyncError {
     ForeignGroup(String),
     #[error("EventBridge Scheduler: {0}")]
     Scheduler(String),
+    #[error(
+        "this project's schedules deploy with infra/template.yaml; set `schedules = \"sync\"` under [project] in infra/overtime.toml (and render the template again) to manage them with `overtime schedules sync` instead, so no schedule runs twice"
+    )]
+    DeployedByTemplate,
 }
 
 fn scheduler_error<E: std::error::Error + 'static>(
@@ -93,6 +97,17 @@ impl Wanted {
     }
 }
 
+/// The ARN partition of a region (China and GovCloud have their own).
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// What the declaration asks for, by schedule name.
 fn wanted(
     d: &Declaration,
@@ -100,8 +115,14 @@ fn wanted(
     account: &str,
     role: Option<&str>,
 ) -> BTreeMap<String, Wanted> {
+    let partition = partition(region);
     let role = role.map_or_else(
-        || format!("arn:aws:iam::{account}:role/{}", scheduler_role_name(d)),
+        || {
+            format!(
+                "arn:{partition}:iam::{account}:role/{}",
+                scheduler_role_name(d)
+            )
+        },
         str::to_owned,
     );
     d.schedules
@@ -119,7 +140,10 @@ fn wanted(
                     let q = d.queue(queue);
                     let name = q.map_or_else(|| queue.clone(), |q| queue_name(d, q));
                     let group = q.filter(|q| q.fifo).map(|_| s.name.clone());
-                    (format!("arn:aws:sqs:{region}:{account}:{name}"), group)
+                    (
+                        format!("arn:{partition}:sqs:{region}:{account}:{name}"),
+                        group,
+                    )
                 }
             };
             (
@@ -132,7 +156,7 @@ fn wanted(
                     role: role.clone(),
                     input: s.input(),
                     dead_letter: format!(
-                        "arn:aws:sqs:{region}:{account}:{}-schedules-dlq",
+                        "arn:{partition}:sqs:{region}:{account}:{}-schedules-dlq",
                         d.project.name
                     ),
                     group_id,
@@ -168,6 +192,9 @@ pub(crate) async fn sync(
     role: Option<&str>,
     dry_run: bool,
 ) -> Result<usize, SyncError> {
+    if d.project.schedules == ScheduleDeploy::Template {
+        return Err(SyncError::DeployedByTemplate);
+    }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let region = config.region().ok_or(SyncError::NoRegion)?.to_string();
     let account = aws_sdk_sts::Client::new(&config)

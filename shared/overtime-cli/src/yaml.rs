@@ -61,7 +61,12 @@ fn scalar(node: &Node) -> Option<String> {
 }
 
 fn key(k: &str) -> String {
+    // YAML 1.1 reads these as booleans or null; quoted, they stay strings.
+    const READ_AS_OTHER: &[&str] = &[
+        "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~",
+    ];
     let plain = !k.is_empty()
+        && !READ_AS_OTHER.contains(&k.to_ascii_lowercase().as_str())
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.'))
         && !k.ends_with(':');
@@ -126,10 +131,11 @@ mod tests {
                 ])]),
             ),
             ("Empty", Node::List(vec![])),
+            ("ON", Node::Bool(true)),
         ]);
         assert_eq!(
             to_string(&doc),
-            "Mode: \"OFF\"\nCount: 3\nArns:\n  - Fn::GetAtt:\n      - \"Queue\"\n      - \"Arn\"\nStatement:\n  - Effect: \"Allow\"\n    Action:\n      - \"sqs:SendMessage\"\nEmpty: []\n"
+            "Mode: \"OFF\"\nCount: 3\nArns:\n  - Fn::GetAtt:\n      - \"Queue\"\n      - \"Arn\"\nStatement:\n  - Effect: \"Allow\"\n    Action:\n      - \"sqs:SendMessage\"\nEmpty: []\n\"ON\": true\n"
         );
     }
 }

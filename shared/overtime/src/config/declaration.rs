@@ -36,6 +36,20 @@ pub const MAX_CONCURRENCY: std::ops::RangeInclusive<u32> = 2..=1000;
 pub struct Project {
     /// Prefix of every resource name (`<name>-jobs`).
     pub name: String,
+    /// Who deploys the schedules: the template (default) or `overtime schedules sync`.
+    pub schedules: ScheduleDeploy,
+}
+
+/// Who deploys a project's schedules. One of the two, never both, so no schedule fires twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleDeploy {
+    /// `infra/template.yaml` declares them (`sam deploy`).
+    #[default]
+    Template,
+    /// `overtime schedules sync` manages them in its own schedule group; the template declares
+    /// only the role they run as and their dead-letter queue.
+    Sync,
 }
 
 /// A Lambda function built from one binary of `functions/`.
@@ -175,6 +189,8 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawProject {
     name: Spanned<String>,
+    #[serde(default)]
+    schedules: ScheduleDeploy,
 }
 
 #[derive(Deserialize)]
@@ -248,6 +264,7 @@ impl Declaration {
                 let empty = Declaration {
                     project: Project {
                         name: String::new(),
+                        schedules: ScheduleDeploy::Template,
                     },
                     functions: vec![],
                     queues: vec![],
@@ -287,11 +304,64 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
             }
             None => "overtime".to_owned(),
         },
+        schedules: raw
+            .project
+            .as_ref()
+            .map(|p| p.schedules)
+            .unwrap_or_default(),
+    };
+    let project_at = raw.project.as_ref().map_or(0, |p| p.name.span().start);
+    // Longest names AWS takes: Lambda functions, Scheduler schedules and IAM roles 64, SQS 80.
+    let too_long = |report: &mut Report<'_>, at: usize, what: &str, full: String, limit: usize| {
+        if full.len() > limit {
+            report.error(at, format!("{what} `{full}` is {} characters, over AWS's {limit}; shorten the project or the name", full.len()));
+        }
+    };
+    too_long(
+        report,
+        project_at,
+        "the scheduler role name",
+        format!("{}-scheduler", project.name),
+        64,
+    );
+    too_long(
+        report,
+        project_at,
+        "the schedules' dead-letter queue name",
+        format!("{}-schedules-dlq", project.name),
+        80,
+    );
+    // Names that differ only in case or separators would share a CloudFormation logical id.
+    let mut seen: std::collections::HashMap<(String, &str), String> =
+        std::collections::HashMap::new();
+    let mut unique = |report: &mut Report<'_>, name: &Spanned<String>, kind: &'static str| {
+        let id = logical_id(name.get_ref());
+        if let Some(other) = seen.insert((id.to_lowercase(), kind), name.get_ref().clone()) {
+            report.error(name.span().start, format!("{kind} `{}` and `{other}` would share the CloudFormation id `{id}`; rename one", name.get_ref()));
+        }
     };
 
     let mut functions = Vec::new();
     for (name, f) in &raw.functions {
         check_name(report, name, "function");
+        unique(report, name, "function");
+        too_long(
+            report,
+            name.span().start,
+            "the function name",
+            format!("{}-{}", project.name, name.get_ref()),
+            64,
+        );
+        for (var, value) in f
+            .queues
+            .iter()
+            .map(|(k, v)| (k, v.span().start))
+            .chain(f.environment.keys().map(|k| (k, name.span().start)))
+        {
+            if let Some(problem) = env_var_problem(var) {
+                report.error(value, format!("environment variable `{var}` {problem}"));
+            }
+        }
         let timeout = f.timeout.as_ref().map_or(30, |t| {
             let v = *t.get_ref();
             if !(1..=LAMBDA_MAX_TIMEOUT_SECS).contains(&v) {
@@ -355,6 +425,22 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
     let mut queues = Vec::new();
     for (name, q) in &raw.queues {
         check_name(report, name, "queue");
+        unique(report, name, "queue");
+        let n = name.get_ref();
+        if n.ends_with("-dlq") || n == "schedules" {
+            report.error(name.span().start, format!("queue name `{n}` is reserved: `NAME-dlq` names each queue's dead-letter queue and `schedules-dlq` the schedules'; rename it"));
+        }
+        too_long(
+            report,
+            name.span().start,
+            "the dead-letter queue name",
+            format!(
+                "{}-{n}-dlq{}",
+                project.name,
+                if q.fifo { ".fifo" } else { "" }
+            ),
+            80,
+        );
         let consumers: Vec<&RawMapping> = raw
             .mappings
             .iter()
@@ -371,15 +457,15 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
                     report.error(v.span().start, format!("visibility_timeout must be at most {SQS_MAX_VISIBILITY_SECS} seconds (12 hours), not {value}"));
                 } else if let Some(t) = longest {
                     if value < t {
-                        report.error(v.span().start, format!("visibility_timeout {value} s is shorter than the consuming function's timeout {t} s: Lambda refuses the event source mapping; use at least {}", t * VISIBILITY_PER_TIMEOUT));
-                    } else if value < t * VISIBILITY_PER_TIMEOUT {
-                        report.warn(v.span().start, format!("visibility_timeout {value} s is under {VISIBILITY_PER_TIMEOUT} × the consuming function's timeout ({t} s); AWS recommends at least {} so retries of throttled batches are not redelivered early", t * VISIBILITY_PER_TIMEOUT));
+                        report.error(v.span().start, format!("visibility_timeout {value} s is shorter than the consuming function's timeout {t} s: Lambda refuses the event source mapping; use at least {}", t.saturating_mul(VISIBILITY_PER_TIMEOUT)));
+                    } else if value < t.saturating_mul(VISIBILITY_PER_TIMEOUT) {
+                        report.warn(v.span().start, format!("visibility_timeout {value} s is under {VISIBILITY_PER_TIMEOUT} × the consuming function's timeout ({t} s); AWS recommends at least {} so retries of throttled batches are not redelivered early", t.saturating_mul(VISIBILITY_PER_TIMEOUT)));
                     }
                 }
                 value
             }
             None => longest.map_or(30, |t| {
-                (t * VISIBILITY_PER_TIMEOUT).min(SQS_MAX_VISIBILITY_SECS)
+                (t.saturating_mul(VISIBILITY_PER_TIMEOUT)).min(SQS_MAX_VISIBILITY_SECS)
             }),
         };
         let max_receives = match &q.max_receives {
@@ -416,8 +502,14 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
         });
     }
 
-    let mut mappings = Vec::new();
+    let mut mappings: Vec<Mapping> = Vec::new();
     for m in &raw.mappings {
+        if mappings
+            .iter()
+            .any(|o| o.queue == *m.queue.get_ref() && o.function == *m.function.get_ref())
+        {
+            report.error(m.queue.span().start, format!("queue `{}` is already mapped to function `{}`; remove the duplicate [[mappings]]", m.queue.get_ref(), m.function.get_ref()));
+        }
         let queue = raw
             .queues
             .iter()
@@ -508,6 +600,14 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
     let mut schedules = Vec::new();
     for (name, s) in &raw.schedules {
         check_name(report, name, "schedule");
+        unique(report, name, "schedule");
+        too_long(
+            report,
+            name.span().start,
+            "the schedule name",
+            format!("{}-{}", project.name, name.get_ref()),
+            64,
+        );
         if let Some(decl) = schedule(name, s, &raw, text, report) {
             schedules.push(decl);
         }
@@ -650,6 +750,53 @@ impl ScheduleDecl {
             }),
         };
         json.to_string()
+    }
+}
+
+/// `sync-accounts` → `SyncAccounts`: the CloudFormation logical id stem of a name.
+pub fn logical_id(name: &str) -> String {
+    name.split(['-', '_', '.'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Lambda's rule for environment variable names, and the names it reserves.
+fn env_var_problem(var: &str) -> Option<&'static str> {
+    const RESERVED: &[&str] = &[
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    ];
+    let mut chars = var.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        Some("must start with a letter and hold only letters, digits and `_` (Lambda's rule)")
+    } else if RESERVED.contains(&var) {
+        Some("is reserved by Lambda; choose another name")
+    } else {
+        None
     }
 }
 

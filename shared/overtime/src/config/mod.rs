@@ -40,7 +40,7 @@ pub use declaration::{
     Architecture, BATCH_SIZE_MAX, BATCH_SIZE_WITHOUT_WINDOW, BATCHING_WINDOW_MAX_SECS, Declaration,
     FIFO_BATCH_SIZE_MAX, Function, LAMBDA_MAX_TIMEOUT_SECS, LAMBDA_MEMORY_MB, MAX_CONCURRENCY,
     MIN_RECOMMENDED_RECEIVES, Mapping, Project, QueueDecl, SQS_MAX_VISIBILITY_SECS, ScheduleDecl,
-    Target, VISIBILITY_PER_TIMEOUT,
+    ScheduleDeploy, Target, VISIBILITY_PER_TIMEOUT, logical_id,
 };
 pub use vercel::{VERCEL_MAX_CRONS, VercelConfig, VercelCron};
 

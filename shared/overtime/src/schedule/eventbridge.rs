@@ -35,10 +35,12 @@ const FIELDS: [FieldSpec; 6] = [
         names: MONTHS,
         ..spec("month", 1, 12)
     },
+    // AWS lists `, - * ? L #` for day-of-week: no `/`.
     FieldSpec {
         names: WEEKDAYS,
         question: true,
         nth: true,
+        steps: false,
         ..spec("day-of-week", 1, 7)
     },
     spec("year", YEAR_MIN, YEAR_MAX),

@@ -58,6 +58,8 @@ pub(crate) struct FieldSpec {
     pub(crate) nth: bool,
     /// Ranges may wrap past the end of the field (`20-2` hours, `FRI-MON`), as on EventBridge.
     pub(crate) wrap: bool,
+    /// `/` steps allowed (all fields but EventBridge's day-of-week).
+    pub(crate) steps: bool,
 }
 
 impl FieldSpec {
@@ -72,6 +74,7 @@ impl FieldSpec {
             last_and_weekday: false,
             nth: false,
             wrap,
+            steps: true,
         }
     }
 }
@@ -240,6 +243,15 @@ fn item_into(
     }
 
     let (range, step) = match item.split_once('/') {
+        Some(_) if !spec.steps => {
+            return err(
+                ErrorKind::Unsupported,
+                format!(
+                    "the {} field takes no `/` step here; list the values instead (`1,3,5`)",
+                    spec.name
+                ),
+            );
+        }
         Some((range, step)) => {
             let parsed = step.parse::<u16>().ok().filter(|s| *s >= 1);
             let Some(step) = parsed else {
@@ -264,12 +276,23 @@ fn item_into(
         let lo = value(a, span.start, spec)?;
         let hi = value(b, span.start + a.len() + 1, spec)?;
         if lo > hi && spec.wrap {
-            let step = step.unwrap_or(1);
-            let len = spec.max - spec.min + 1;
-            let mut pos = lo - spec.min;
-            let end = hi - spec.min + len;
+            // Wraps past the end of the field: `20-2` is 20..=23 then 0..=2.
+            let step = u32::from(step.unwrap_or(1));
+            let len = u32::from(spec.max - spec.min) + 1;
+            if step > len {
+                return err(
+                    ErrorKind::OutOfRange,
+                    format!(
+                        "step `/{step}` in the {} field is larger than the field's range {}-{}",
+                        spec.name, spec.min, spec.max
+                    ),
+                );
+            }
+            let mut pos = u32::from(lo - spec.min);
+            let end = u32::from(hi - spec.min) + len;
             while pos <= end {
-                field.values.set(spec.min + pos % len);
+                let v = u32::from(spec.min) + pos % len;
+                field.values.set(u16::try_from(v).unwrap_or(spec.max));
                 pos += step;
             }
             return Ok(());
@@ -405,6 +428,7 @@ mod tests {
         last_and_weekday: false,
         nth: false,
         wrap: false,
+        steps: true,
     };
 
     #[test]

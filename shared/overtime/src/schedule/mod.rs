@@ -430,7 +430,12 @@ impl Iterator for Upcoming<'_> {
             } => loop {
                 let t = cron.find_next_occurrence(cursor, false).ok()?;
                 if t <= *cursor {
-                    return None;
+                    // croner searches wall-clock time and answers the first pass of a repeated
+                    // autumn hour; from inside the second pass that lies behind us. Nothing
+                    // fires in a second pass (Scheduler runs a repeated time once), so move
+                    // past it and search again.
+                    *cursor = end_of_repeat(schedule.zone, cursor)?;
+                    continue;
                 }
                 *cursor = t;
                 let utc = t.with_timezone(&Utc);
@@ -445,6 +450,24 @@ impl Iterator for Upcoming<'_> {
             UpcomingInner::At(at) => at.take(),
         }
     }
+}
+
+/// The last second before the wall clock leaves the repeated hour `cursor` is in.
+fn end_of_repeat(zone: Tz, cursor: &DateTime<Tz>) -> Option<DateTime<Tz>> {
+    let mut t = cursor.with_timezone(&Utc);
+    // Repeats last an hour (30 minutes on Lord Howe Island); three hours bounds the walk.
+    for _ in 0..180 {
+        t += TimeDelta::minutes(1);
+        let local = t.with_timezone(&zone).naive_local();
+        if !matches!(
+            zone.from_local_datetime(&local),
+            chrono::LocalResult::Ambiguous(..)
+        ) {
+            let t = t.trunc_subsecs(0) - TimeDelta::seconds(1);
+            return Some(t.with_timezone(&zone));
+        }
+    }
+    None
 }
 
 /// EventBridge Scheduler's reading of DST for a time croner found: croner moves a time that

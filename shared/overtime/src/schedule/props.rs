@@ -7,22 +7,42 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// One list item of a plain field between `min` and `max`.
-fn item(min: u16, max: u16) -> impl Strategy<Value = String> {
+/// One list item of a plain field between `min` and `max`; `wrap` adds ranges that run past
+/// the end of the field (EventBridge), `steps` the `/` forms.
+fn item(min: u16, max: u16, wrap: bool, steps: bool) -> impl Strategy<Value = String> {
     let span = max - min;
-    prop_oneof![
+    let plain = prop_oneof![
         Just("*".to_owned()),
-        (1..=span.max(1)).prop_map(|s| format!("*/{s}")),
         (min..=max).prop_map(|v| v.to_string()),
         (min..=max, 0..=span).prop_map(move |(a, len)| format!("{a}-{}", (a + len).min(max))),
+        (min..=max, min..=max).prop_map(move |(a, b)| if wrap || a <= b {
+            format!("{a}-{b}")
+        } else {
+            format!("{b}-{a}")
+        }),
+    ];
+    let stepped = prop_oneof![
+        (1..=span.max(1)).prop_map(|s| format!("*/{s}")),
         (min..=max, 0..=span, 1..=span.max(1))
             .prop_map(move |(a, len, s)| format!("{a}-{}/{s}", (a + len).min(max))),
         (min..=max, 1..=span.max(1)).prop_map(|(a, s)| format!("{a}/{s}")),
-    ]
+        (min..=max, min..=max, 1..=span.max(1)).prop_map(move |(a, b, s)| {
+            if wrap || a <= b {
+                format!("{a}-{b}/{s}")
+            } else {
+                format!("{b}-{a}/{s}")
+            }
+        }),
+    ];
+    prop_oneof![3 => plain, (if steps { 2 } else { 0 }) => stepped]
 }
 
 fn list(min: u16, max: u16) -> impl Strategy<Value = String> {
-    prop::collection::vec(item(min, max), 1..=3).prop_map(|items| {
+    list_of(min, max, false, true)
+}
+
+fn list_of(min: u16, max: u16, wrap: bool, steps: bool) -> impl Strategy<Value = String> {
+    prop::collection::vec(item(min, max, wrap, steps), 1..=3).prop_map(|items| {
         if items.iter().any(|i| i == "*") {
             "*".to_owned()
         } else {
@@ -53,12 +73,12 @@ fn vercel_expression() -> impl Strategy<Value = String> {
 
 fn eventbridge_expression() -> impl Strategy<Value = String> {
     let dom = prop_oneof![
-        4 => list(1, 31),
+        4 => list_of(1, 31, true, true),
         1 => Just("L".to_owned()),
         1 => (1u16..=31).prop_map(|d| format!("{d}W")),
     ];
     let dow = prop_oneof![
-        4 => list(1, 7),
+        4 => list_of(1, 7, true, false),
         1 => (1u16..=7, 1u16..=5).prop_map(|(d, n)| format!("{d}#{n}")),
         1 => (1u16..=7).prop_map(|d| format!("{d}L")),
     ];
@@ -178,6 +198,33 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{eb} → {round}: {e}")))?
             .upcoming(from).take(12).collect();
         prop_assert_eq!(&a, &c, "{} → {} → {}", expr, eb, round);
+    }
+
+    #[test]
+    fn zoned_schedules_never_stop_early(
+        expr in eventbridge_expression(),
+        zone in prop::sample::select(vec!["America/New_York", "Europe/Paris", "Australia/Lord_Howe"]),
+        around in prop::sample::select(vec![
+            "2026-03-08T06:30:00Z", "2026-11-01T05:10:00Z", "2026-11-01T06:10:00Z",
+            "2026-03-29T00:30:00Z", "2026-10-25T00:40:00Z", "2026-04-04T15:15:00Z",
+        ]),
+        offset_min in 0i64..120,
+    ) {
+        prop_assume!(expr.ends_with(" *)"), "a year range may end the schedule");
+        let from = DateTime::parse_from_rfc3339(around).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+            + Duration::minutes(offset_min);
+        let utc = Schedule::parse(&expr).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let zoned = utc.clone().in_zone(zone).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let in_utc = utc.upcoming(from).take(6).count();
+        let times: Vec<_> = zoned.upcoming(from).take(6).collect();
+        // Shifting the wall clock by a few hours cannot end a schedule that never ends in UTC.
+        prop_assert_eq!(times.len(), in_utc, "{} in {} from {}: {:?}", expr, zone, from, times);
+        let mut previous = from;
+        for t in &times {
+            prop_assert!(*t > previous, "{expr} in {zone}: {t} does not follow {previous}");
+            prop_assert!(zoned.matches(*t), "{expr} in {zone}: {t} does not match");
+            previous = *t;
+        }
     }
 
     #[test]

@@ -299,6 +299,16 @@ fn daylight_saving_time_in_a_zone_with_dst() {
         next_of(&ny("cron(0/30 * * * ? *)"), "2026-03-08T06:15:00Z", 2),
         ["2026-03-08T06:30:00Z", "2026-03-08T07:00:00Z"]
     );
+    // Starting inside the second pass of the repeated hour (01:10 EST): nothing fires again
+    // until the wall clock leaves it.
+    assert_eq!(
+        next_of(&ny("cron(0/15 * * * ? *)"), "2026-11-01T06:10:00Z", 2),
+        ["2026-11-01T07:00:00Z", "2026-11-01T07:15:00Z"]
+    );
+    assert_eq!(
+        next_of(&ny("cron(30 1 * * ? *)"), "2026-11-01T06:10:00Z", 1),
+        ["2026-11-02T06:30:00Z"]
+    );
     // A rate is a fixed interval in real time, DST or not.
     assert_eq!(
         next_of(&ny("rate(1 hour)"), "2026-11-01T05:00:00Z", 2),

@@ -16,7 +16,7 @@ pub(super) fn to_vercel(s: &Schedule) -> Result<String, ScheduleError> {
         return Err(refuse(
             s,
             format!(
-                "Vercel cron runs in UTC only; `{}` in {} moves against UTC with daylight saving time, so no single Vercel expression fires at the same instants",
+                "Vercel cron runs in UTC only; `{}` in {} is not evaluated in UTC, so no Vercel expression fires at the same instants",
                 s.expression,
                 s.zone.name()
             ),

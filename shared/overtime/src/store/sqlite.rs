@@ -215,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn honours_the_store_contract() {
         let store = SqliteStore::open_in_memory().expect("store");
-        crate::store::contract::check(&store).await;
+        crate::store::conformance::check(&store).await;
     }
 
     #[tokio::test]
