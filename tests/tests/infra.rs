@@ -194,21 +194,38 @@ enabled = false
 fn a_rich_declaration_renders_a_template_cfn_lint_accepts() {
     for mode in ["template", "sync"] {
         let dir = temp_project(&format!("rich-{mode}"));
-        let declaration = RICH.replace("name = \"shop\"", &format!("name = \"shop\"\nschedules = \"{mode}\""));
+        let declaration = RICH.replace(
+            "name = \"shop\"",
+            &format!("name = \"shop\"\nschedules = \"{mode}\""),
+        );
         std::fs::write(dir.join("infra/overtime.toml"), declaration).expect("write");
         let out = overtime(&["infra", "render", "--root", dir.to_str().unwrap_or(".")]);
         assert!(out.status.success(), "{}", text(&out));
         let path = dir.join("infra/template.yaml");
         let template = std::fs::read_to_string(&path).expect("template");
         let lint = cfn_lint(&path);
-        assert!(lint.status.success(), "{mode}: cfn-lint: {}\n{template}", text(&lint));
-        assert!(template.contains("ContentBasedDeduplication: true"), "{template}");
-        assert!(template.contains("\"ON\": \"yes\""), "a YAML 1.1 boolean key stays a string: {template}");
+        assert!(
+            lint.status.success(),
+            "{mode}: cfn-lint: {}\n{template}",
+            text(&lint)
+        );
+        assert!(
+            template.contains("ContentBasedDeduplication: true"),
+            "{template}"
+        );
+        assert!(
+            template.contains("\"ON\": \"yes\""),
+            "a YAML 1.1 boolean key stays a string: {template}"
+        );
         assert!(template.contains("MaximumBatchingWindowInSeconds: 10"));
         assert!(template.contains("\"sqs:ChangeMessageVisibility\""));
         // With `schedules = "sync"`, the template keeps the role and the dead-letter queue for
         // `overtime schedules sync`, but declares no schedule itself.
-        assert_eq!(template.contains("AWS::Scheduler::Schedule\""), mode == "template", "{mode}");
+        assert_eq!(
+            template.contains("AWS::Scheduler::Schedule\""),
+            mode == "template",
+            "{mode}"
+        );
         assert!(template.contains("RoleName: \"shop-scheduler\""));
         assert!(template.contains("QueueName: \"shop-schedules-dlq\""));
         let _ = std::fs::remove_dir_all(dir);

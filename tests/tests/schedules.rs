@@ -428,10 +428,24 @@ async fn sync_refuses_schedules_the_template_deploys() {
         "[project]\nname = \"shop\"\n[functions.f]\n[schedules.s]\nexpression = \"rate(1 hour)\"\nfunction = \"f\"\n",
     )
     .expect("write");
-    let out = overtime(&["schedules", "sync", "--root", dir.to_str().unwrap_or(".")], &moto.env);
+    let out = overtime(
+        &["schedules", "sync", "--root", dir.to_str().unwrap_or(".")],
+        &moto.env,
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("schedules deploy with infra/template.yaml"), "{}", text(&out));
-    assert!(moto.client.get_schedule_group().name("shop").send().await.is_err());
+    assert!(
+        text(&out).contains("schedules deploy with infra/template.yaml"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        moto.client
+            .get_schedule_group()
+            .name("shop")
+            .send()
+            .await
+            .is_err()
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -41,7 +41,9 @@ fn never_fires(file: &Path, line: usize, what: &str) -> Diagnostic {
         line,
         column: 1,
         severity: Severity::Warning,
-        message: format!("{what} never fires again: it has no fire time after now (its last one passed, or it falls in an hour daylight saving time skips); remove or fix it"),
+        message: format!(
+            "{what} never fires again: it has no fire time after now (its last one passed, or it falls in an hour daylight saving time skips); remove or fix it"
+        ),
     }
 }
 

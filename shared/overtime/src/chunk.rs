@@ -132,7 +132,8 @@ pub struct ChunkOptions {
     /// A slice's time when the platform gives no deadline (the poller, Vercel's maxDuration,
     /// tests), and its cap when it does. Default 60 s.
     pub budget: Duration,
-    /// Kept back at the end of a slice for the checkpoint and the enqueue. Default 1 s.
+    /// Kept back at the end of a slice for the checkpoint and the enqueue: at most this, and
+    /// at most a tenth of the slice. Default 1 s.
     pub reserve: Duration,
     /// A run fails permanently past this many slices (a cursor that never ends). Default 10,000.
     pub max_slices: u64,
@@ -285,8 +286,8 @@ pub(crate) async fn run_slice<C: Chunked>(
         None => (ctx.job_id().to_owned(), 0),
     };
     let span = tracing::info_span!(parent: ctx.span(), "slice", run = %run_id, slice);
-    slice_in_span(input, payload, &ctx, &options, store, run_id, slice)
-        .instrument(span)
+    // Boxed: a slice's future nests deep enough to hit the compiler's layout limit.
+    Box::pin(slice_in_span(input, payload, &ctx, &options, store, run_id, slice).instrument(span))
         .await
 }
 
@@ -397,7 +398,7 @@ async fn slice_in_span<C: Chunked>(
         }
         _ => options.budget,
     };
-    let stop_at = slice_started + budget.saturating_sub(options.reserve);
+    let stop_at = slice_started + budget.saturating_sub(options.reserve.min(budget / 10));
     let lease =
         i64::try_from((budget * 2 + Duration::from_secs(60)).as_millis()).unwrap_or(i64::MAX);
     let claimed = update(store, run, |r| {
@@ -440,9 +441,8 @@ async fn slice_in_span<C: Chunked>(
             break Ok(false);
         }
         let step_started = Instant::now();
-        let result = AssertUnwindSafe(input.step(cursor.clone(), &mut sctx))
-            .catch_unwind()
-            .await;
+        let result =
+            Box::pin(AssertUnwindSafe(input.step(cursor.clone(), &mut sctx)).catch_unwind()).await;
         times.record(step_started.elapsed());
         steps += 1;
         match result {

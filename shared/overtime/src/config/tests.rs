@@ -210,20 +210,38 @@ fn every_rule_is_located() {
             "overtime.toml:5:7: error: `job` names the job a queue target runs",
         ),
         ("[functions.f\n", "overtime.toml:1:13: error: "),
-        ("[queues.jobs-dlq]\n", "overtime.toml:1:9: error: queue name `jobs-dlq` is reserved"),
-        ("[queues.schedules]\n", "overtime.toml:1:9: error: queue name `schedules` is reserved"),
-        ("[functions.a-b]\n[functions.a_b]\n", "overtime.toml:2:12: error: function `a_b` and `a-b` would share the CloudFormation id `AB`"),
+        (
+            "[queues.jobs-dlq]\n",
+            "overtime.toml:1:9: error: queue name `jobs-dlq` is reserved",
+        ),
+        (
+            "[queues.schedules]\n",
+            "overtime.toml:1:9: error: queue name `schedules` is reserved",
+        ),
+        (
+            "[functions.a-b]\n[functions.a_b]\n",
+            "overtime.toml:2:12: error: function `a_b` and `a-b` would share the CloudFormation id `AB`",
+        ),
         (
             "[project]\nname = \"a-very-long-project-name-for-the-shop\"\n[functions.synchronise-all-the-accounts]\n",
             "overtime.toml:3:12: error: the function name `a-very-long-project-name-for-the-shop-synchronise-all-the-accounts` is 66 characters, over AWS's 64",
         ),
-        ("[functions.f]\nenvironment = { AWS_REGION = \"x\" }\n", "overtime.toml:1:12: error: environment variable `AWS_REGION` is reserved by Lambda"),
-        ("[queues.q]\n[functions.f]\nqueues = { \"1URL\" = \"q\" }\n", "overtime.toml:3:21: error: environment variable `1URL` must start with a letter"),
+        (
+            "[functions.f]\nenvironment = { AWS_REGION = \"x\" }\n",
+            "overtime.toml:1:12: error: environment variable `AWS_REGION` is reserved by Lambda",
+        ),
+        (
+            "[queues.q]\n[functions.f]\nqueues = { \"1URL\" = \"q\" }\n",
+            "overtime.toml:3:21: error: environment variable `1URL` must start with a letter",
+        ),
         (
             "[functions.f]\n[queues.q]\n[[mappings]]\nqueue = \"q\"\nfunction = \"f\"\n[[mappings]]\nqueue = \"q\"\nfunction = \"f\"\n",
             "overtime.toml:7:9: error: queue `q` is already mapped to function `f`",
         ),
-        ("[functions.f]\ntimeout = 4000000000\n[queues.q]\n[[mappings]]\nqueue = \"q\"\nfunction = \"f\"\n", "overtime.toml:2:11: error: timeout must be 1-900"),
+        (
+            "[functions.f]\ntimeout = 4000000000\n[queues.q]\n[[mappings]]\nqueue = \"q\"\nfunction = \"f\"\n",
+            "overtime.toml:2:11: error: timeout must be 1-900",
+        ),
     ];
     for (text, expected) in cases {
         let found = errors(text);

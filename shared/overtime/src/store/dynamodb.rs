@@ -54,6 +54,11 @@ impl DynamoStore {
         }
     }
 
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// A store over `table`, with a client from the standard AWS configuration
     /// (`AWS_ENDPOINT_URL_DYNAMODB` and friends).
     pub async fn from_env(table: impl Into<String>) -> Self {

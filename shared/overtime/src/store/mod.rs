@@ -211,6 +211,40 @@ impl<T: RunStore + ?Sized> RunStore for Arc<T> {
     }
 }
 
+/// The variable naming the run store for [`from_env`]: `sqlite:PATH` or `dynamodb:TABLE`.
+pub const STORE_VAR: &str = "OVERTIME_RUN_STORE";
+
+/// Why [`from_env`] could not open a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreConfigError {
+    /// `OVERTIME_RUN_STORE` is unset.
+    #[error("OVERTIME_RUN_STORE is not set: use sqlite:PATH (one host) or dynamodb:TABLE (AWS)")]
+    Missing,
+    /// Its value names no store this build has.
+    #[error(
+        "OVERTIME_RUN_STORE={0:?} is not sqlite:PATH or dynamodb:TABLE (or its feature is off in this build)"
+    )]
+    Unknown(String),
+    /// The store would not open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens the run store `OVERTIME_RUN_STORE` names: `sqlite:.overtime/runs.db` (feature
+/// `sqlite`) or `dynamodb:overtime-runs` (feature `dynamodb`, standard AWS configuration).
+pub async fn from_env() -> Result<Arc<dyn RunStore>, StoreConfigError> {
+    let value = std::env::var(STORE_VAR).map_err(|_| StoreConfigError::Missing)?;
+    #[cfg(feature = "sqlite")]
+    if let Some(path) = value.strip_prefix("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(path)?));
+    }
+    #[cfg(feature = "dynamodb")]
+    if let Some(table) = value.strip_prefix("dynamodb:") {
+        return Ok(Arc::new(DynamoStore::from_env(table).await));
+    }
+    Err(StoreConfigError::Unknown(value))
+}
+
 /// Reads a stored record.
 #[cfg(any(feature = "sqlite", feature = "dynamodb"))]
 pub(crate) fn decode(id: &str, json: &str) -> Result<RunRecord, StoreError> {
