@@ -165,3 +165,185 @@ async fn the_dynamodb_store_honours_the_store_contract() {
     let store = dynamo(&sqs().await).await;
     overtime::store::conformance::check(&store).await;
 }
+
+/// Kills the test asks for: a CI-sized default, more with `OVERTIME_FAULT_KILLS`.
+fn kill_target() -> usize {
+    std::env::var("OVERTIME_FAULT_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+
+#[tokio::test]
+async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
+    let sqs = sqs().await;
+    // A short visibility timeout brings a killed slice's message back quickly; receives are
+    // not limited, since a killed attempt is not a failure.
+    let q = sqs
+        .queue(
+            "chunk-faults",
+            QueueSpec {
+                visibility: Some(2),
+                max_receive: Some(1000),
+                fifo: false,
+            },
+        )
+        .await;
+    let db = std::env::temp_dir().join(format!("overtime-fault-runs-{}.db", uuid::Uuid::new_v4()));
+    let store = SqliteStore::open(&db).expect("sqlite");
+    let ledger =
+        std::env::temp_dir().join(format!("overtime-fault-ledger-{}", uuid::Uuid::new_v4()));
+    let mut env = sqs.env();
+    env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
+    env.push(("OVERTIME_RUN_STORE", format!("sqlite:{}", db.display())));
+    env.push(("OVERTIME_SLICE_BUDGET_SECS", "0.5".to_owned()));
+    env.push(("LEDGER_PATH", ledger.display().to_string()));
+    env.push(("RUST_LOG", "warn".to_owned()));
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    let job = |tag: &str| {
+        serde_json::json!({"tag": tag, "items": 120, "per_step": 2, "step_ms": 20}).to_string()
+    };
+
+    let mut runs: Vec<(String, String)> = Vec::new();
+    let start_run = async |runs: &mut Vec<(String, String)>| {
+        let tag = format!("r{}", runs.len());
+        let sent = queue
+            .send_message(Message::from_json("count", &job(&tag)).expect("message"))
+            .await
+            .expect("send");
+        runs.push((tag, sent.job_id));
+    };
+    start_run(&mut runs).await;
+
+    let target = kill_target();
+    let (mut external, mut self_killed) = (0usize, 0usize);
+    let mut faulty = env.clone();
+    faulty.push(("KILL_MID_STEP", "0.01".to_owned()));
+    faulty.push(("KILL_AT_BOUNDARY", "0.25".to_owned()));
+    while external + self_killed < target {
+        let mut worker = Function::start("test-chunked", &faulty);
+        // Kill at a random point of real work: wait for the worker's first ledger line, then
+        // let it run a random while (a slice is 0.5 s).
+        let ledger_len = || std::fs::metadata(&ledger).map(|m| m.len()).unwrap_or(0);
+        let before = ledger_len();
+        let born = Instant::now();
+        let mut died = false;
+        let mut working_since: Option<Instant> = None;
+        let lifetime = Duration::from_millis(fastrand::u64(0..1_200));
+        loop {
+            if worker.child.try_wait().expect("wait").is_some() {
+                died = true;
+                break;
+            }
+            if working_since.is_none() && ledger_len() != before {
+                working_since = Some(Instant::now());
+            }
+            if working_since.is_some_and(|t| t.elapsed() >= lifetime)
+                || born.elapsed() > Duration::from_secs(15)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if died {
+            self_killed += 1;
+        } else {
+            let killed = std::process::Command::new("kill")
+                .args(["-9", &worker.child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(killed.success());
+            let _ = worker.child.wait();
+            external += 1;
+        }
+        let (_, current) = runs.last().cloned().expect("a run");
+        if store
+            .get(&current)
+            .await
+            .expect("store")
+            .is_some_and(|r| r.status.is_final())
+        {
+            start_run(&mut runs).await;
+        }
+    }
+
+    // Then without faults, until every run has ended.
+    let worker = Function::start("test-chunked", &env);
+    let mut records = Vec::new();
+    for (_, id) in &runs {
+        records.push(wait_for_end(&store, id, Duration::from_secs(300)).await);
+    }
+    // Messages the killed workers had taken come back after their visibility timeout: stale
+    // slices and duplicate successors, which must die out (be dropped), not run.
+    let drained = Instant::now();
+    while sqs.depth(&q.url).await != (0, 0, 0) && drained.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(worker);
+
+    let text = std::fs::read_to_string(&ledger).unwrap_or_default();
+    if std::env::var_os("DEBUG_LEDGER").is_some() {
+        eprintln!("{text}");
+    }
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    let crashes_at = |point: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("crash {point} ")))
+            .count()
+    };
+    let mut reprocessed = 0usize;
+    let mut rerun_slices = 0usize;
+    for ((tag, id), record) in runs.iter().zip(&records) {
+        assert_eq!(record.status, RunStatus::Done, "run {tag}: {record:?}");
+        let (seen, _, _) = read_ledger(&ledger, tag);
+        assert_eq!(seen.len(), 120, "run {tag}: no item lost");
+        let mut slices_with_repeats = std::collections::BTreeSet::new();
+        for (item, slices) in &seen {
+            if slices.len() > 1 {
+                // Re-processing stays inside one slice: the one that crashed and was retried.
+                assert!(
+                    slices.iter().all(|s| *s == slices[0]),
+                    "run {tag}: item {item} ran in slices {slices:?}: a duplicated chain"
+                );
+                reprocessed += slices.len() - 1;
+                slices_with_repeats.insert(slices[0]);
+            }
+        }
+        rerun_slices += slices_with_repeats.len();
+        let completed = text
+            .lines()
+            .filter(|l| *l == format!("completed {id}"))
+            .count();
+        assert_eq!(completed, 1, "run {tag} completed once");
+    }
+    let kills = external + self_killed;
+    assert!(
+        rerun_slices <= kills,
+        "{rerun_slices} slices re-ran, but only {kills} workers died"
+    );
+    assert_eq!(
+        sqs.depth(&q.url).await,
+        (0, 0, 0),
+        "no slice message left behind"
+    );
+    assert_eq!(
+        sqs.depth(&q.dlq.clone().unwrap_or_default()).await.0,
+        0,
+        "nothing dead-lettered"
+    );
+    println!(
+        "kills: {kills} ({external} external SIGKILLs at random times; self-SIGKILLs: {} mid-step, {} after checkpoint, {} after enqueue); runs: {} all done, each completed once; items re-processed inside {rerun_slices} crashed slices: {reprocessed}; successors repaired: {}; duplicate or stale slice messages dropped: {}",
+        crashes_at("mid-step"),
+        crashes_at("after-checkpoint"),
+        crashes_at("after-enqueue"),
+        runs.len(),
+        count("repaired "),
+        count("dropped "),
+    );
+    assert!(
+        crashes_at("after-checkpoint") > 0 && crashes_at("after-enqueue") > 0 || target < 50,
+        "the kills reached the windows between checkpoint, enqueue and delete"
+    );
+    let _ = std::fs::remove_file(ledger);
+    let _ = std::fs::remove_file(db);
+}

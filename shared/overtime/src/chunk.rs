@@ -126,8 +126,61 @@ impl<S> SliceContext<'_, S> {
     }
 }
 
+/// What a slice did, as it happens: for metrics, and for fault-injection tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SliceEvent {
+    /// The slice claimed its run and starts stepping.
+    Claimed {
+        /// The run.
+        run: String,
+        /// The slice.
+        slice: u64,
+    },
+    /// The cursor after the slice is stored; its successor is not sent yet.
+    Checkpointed {
+        /// The run.
+        run: String,
+        /// The slice that checkpointed.
+        slice: u64,
+    },
+    /// The successor's message is sent; this slice's own message is not acknowledged yet.
+    Enqueued {
+        /// The run.
+        run: String,
+        /// The slice that enqueued its successor.
+        slice: u64,
+    },
+    /// A redelivered slice found its successor unsent and sent it.
+    Repaired {
+        /// The run.
+        run: String,
+        /// The slice whose successor was sent again.
+        slice: u64,
+    },
+    /// The run completed; this happens once per run.
+    Completed {
+        /// The run.
+        run: String,
+        /// Its last slice.
+        slice: u64,
+    },
+    /// A message was dropped: stale, a duplicate, or for a run that ended.
+    Dropped {
+        /// The run.
+        run: String,
+        /// The slice the message carried.
+        slice: u64,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// Receives every [`SliceEvent`] ([`ChunkOptions::observer`]).
+pub type Observer = Arc<dyn Fn(&SliceEvent) + Send + Sync>;
+
 /// How slices are sized and runs bounded.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChunkOptions {
     /// A slice's time when the platform gives no deadline (the poller, Vercel's maxDuration,
     /// tests), and its cap when it does. Default 60 s.
@@ -139,6 +192,20 @@ pub struct ChunkOptions {
     pub max_slices: u64,
     /// A run fails permanently past this age. Default 7 days.
     pub max_duration: Duration,
+    /// Called with each [`SliceEvent`], in the slice's task.
+    pub observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for ChunkOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkOptions")
+            .field("budget", &self.budget)
+            .field("reserve", &self.reserve)
+            .field("max_slices", &self.max_slices)
+            .field("max_duration", &self.max_duration)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Default for ChunkOptions {
@@ -148,6 +215,7 @@ impl Default for ChunkOptions {
             reserve: Duration::from_secs(1),
             max_slices: 10_000,
             max_duration: Duration::from_secs(7 * 86_400),
+            observer: None,
         }
     }
 }
@@ -157,6 +225,18 @@ impl Default for ChunkOptions {
 pub const BUDGET_VAR: &str = "OVERTIME_SLICE_BUDGET_SECS";
 
 impl ChunkOptions {
+    fn emit(&self, event: SliceEvent) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
+        }
+    }
+
+    /// These options, with `observer` receiving every [`SliceEvent`].
+    pub fn observer(mut self, observer: impl Fn(&SliceEvent) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Defaults, with the budget from `OVERTIME_SLICE_BUDGET_SECS` when set.
     pub fn from_env() -> Self {
         let mut options = ChunkOptions::default();
@@ -323,8 +403,16 @@ async fn slice_in_span<C: Chunked>(
         }
     };
 
+    let dropped = |reason: &'static str| {
+        options.emit(SliceEvent::Dropped {
+            run: run_id.clone(),
+            slice,
+            reason,
+        });
+    };
     if run.status.is_final() {
         tracing::info!(run = %run_id, slice, status = %run.status, "run already ended; dropping the slice");
+        dropped("run ended");
         return Ok(());
     }
     if run.cancel_requested {
@@ -346,6 +434,10 @@ async fn slice_in_span<C: Chunked>(
             tracing::warn!(run = %run_id, slice, "repairing a lost successor");
             send_slice(ctx, C::NAME, &payload, &run_id, run.slice).await?;
             let next = run.slice;
+            options.emit(SliceEvent::Repaired {
+                run: run_id.clone(),
+                slice,
+            });
             update(store, run, |r| {
                 let applies = r.slice == next && !r.successor_sent;
                 r.successor_sent = true;
@@ -354,6 +446,7 @@ async fn slice_in_span<C: Chunked>(
             .await?;
         } else {
             tracing::info!(run = %run_id, slice, current = run.slice, "stale slice; dropping it");
+            dropped("stale");
         }
         return Ok(());
     }
@@ -370,6 +463,7 @@ async fn slice_in_span<C: Chunked>(
         .is_some_and(|o| o != message_id && run.lease_until_ms > now)
     {
         tracing::info!(run = %run_id, slice, "another message holds this slice; dropping a duplicate");
+        dropped("duplicate");
         return Ok(());
     }
     if run.slice >= options.max_slices {
@@ -414,8 +508,13 @@ async fn slice_in_span<C: Chunked>(
     .await?;
     let Some(run) = claimed else {
         tracing::info!(run = %run_id, slice, "lost the claim to another message; dropping a duplicate");
+        dropped("duplicate");
         return Ok(());
     };
+    options.emit(SliceEvent::Claimed {
+        run: run_id.clone(),
+        slice,
+    });
 
     let mut cursor: C::Cursor = match serde_json::from_str(&run.cursor) {
         Ok(c) => c,
@@ -487,9 +586,21 @@ async fn slice_in_span<C: Chunked>(
                 "slice finished"
             );
             if done {
+                options.emit(SliceEvent::Completed {
+                    run: run_id.clone(),
+                    slice,
+                });
                 return Ok(());
             }
+            options.emit(SliceEvent::Checkpointed {
+                run: run_id.clone(),
+                slice,
+            });
             send_slice(ctx, C::NAME, &payload, &run_id, slice + 1).await?;
+            options.emit(SliceEvent::Enqueued {
+                run: run_id.clone(),
+                slice,
+            });
             update(store, run, |r| {
                 let applies = r.slice == slice + 1 && !r.successor_sent;
                 r.successor_sent = true;

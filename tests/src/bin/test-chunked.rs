@@ -1,8 +1,13 @@
 //! A chunked job's worker as a real process, for the durable-work tests: polls
 //! `OVERTIME_QUEUE_URL`, keeps runs in `OVERTIME_RUN_STORE`, slices by
 //! `OVERTIME_SLICE_BUDGET_SECS`, and appends each processed item to `LEDGER_PATH`.
+//!
+//! With `KILL_MID_STEP=p` it SIGKILLs itself with probability `p` after a step's items, and with
+//! `KILL_AT_BOUNDARY=q` with probability `q` after a checkpoint (before the successor is sent)
+//! and after the enqueue (before its own message is deleted), writing `crash POINT SLICE` to
+//! the ledger first.
 
-use overtime::chunk::{Chunked, SliceContext, Step};
+use overtime::chunk::{ChunkOptions, Chunked, SliceContext, SliceEvent, Step};
 use overtime::{BoxError, JobError, Worker};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -15,6 +20,27 @@ struct Count {
     items: u64,
     per_step: u64,
     step_ms: u64,
+}
+
+/// SIGKILLs this process, after noting where, if the dice say so.
+fn maybe_die(point: &str, slice: u64) {
+    let var = if point == "mid-step" {
+        "KILL_MID_STEP"
+    } else {
+        "KILL_AT_BOUNDARY"
+    };
+    let p: f64 = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    if p > 0.0 && fastrand::f64() < p {
+        let _ = ledger(&format!("crash {point} {slice}"));
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
+        // The signal is on its way; make sure nothing else happens first.
+        std::thread::sleep(Duration::from_secs(60));
+    }
 }
 
 fn ledger(line: &str) -> Result<(), JobError> {
@@ -49,6 +75,7 @@ impl Chunked for Count {
             ledger(&format!("item {} {item} {}", self.tag, ctx.slice()))?;
         }
         ctx.progress(end - next);
+        maybe_die("mid-step", ctx.slice());
         if end == self.items {
             ledger(&format!("done {}", self.tag))?;
             return Ok(Step::Done);
@@ -61,9 +88,23 @@ impl Chunked for Count {
 async fn main() -> Result<(), BoxError> {
     overtime::telemetry::init();
     let store = overtime::store::from_env().await?;
+    let options = ChunkOptions::from_env().observer(|event| match event {
+        SliceEvent::Checkpointed { slice, .. } => maybe_die("after-checkpoint", *slice),
+        SliceEvent::Enqueued { slice, .. } => maybe_die("after-enqueue", *slice),
+        SliceEvent::Completed { run, .. } => {
+            let _ = ledger(&format!("completed {run}"));
+        }
+        SliceEvent::Repaired { run, slice } => {
+            let _ = ledger(&format!("repaired {run} {slice}"));
+        }
+        SliceEvent::Dropped { run, slice, reason } => {
+            let _ = ledger(&format!("dropped {run} {slice} {reason}"));
+        }
+        _ => {}
+    });
     Worker::new()
         .run_store(store)
-        .chunked::<Count>()
+        .chunked_with::<Count>(options)
         .run()
         .await
 }
