@@ -152,13 +152,18 @@ pub struct JobError {
     pub(crate) source: BoxError,
 }
 
-/// What the worker should do with a failed job.
+/// What the worker should do with a job that did not finish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// Try again: after the given delay, or after the worker's backoff.
     Retry(Option<Duration>),
     /// Do not try again; dead-letter the message with this error as its reason.
     Permanent,
+    /// Not a failure: the job sleeps ([`JobContext::sleep`]) and runs again after this long;
+    /// its message is re-enqueued with the delay (hopping past SQS's 900 s) and the attempt
+    /// does not count.
+    Suspend(Duration),
 }
 
 impl JobError {

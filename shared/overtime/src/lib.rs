@@ -15,6 +15,7 @@ pub mod limits;
 mod platform;
 pub mod queue;
 pub mod schedule;
+mod steps;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

@@ -249,6 +249,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
         reason: String,
     ) -> Disposition {
         match failure {
+            Failure::Suspend(wait) => {
+                tracing::info!(
+                    sleep_s = wait.as_secs_f64(),
+                    "job sleeps; re-enqueued to wake later"
+                );
+                self.hop(source, d, wait).await
+            }
             Failure::Permanent => {
                 tracing::warn!(error = %reason, "job failed permanently");
                 self.dead_letter(source, d, DeadLetterKind::Permanent, &reason, attempt)
