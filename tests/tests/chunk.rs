@@ -347,3 +347,168 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
     let _ = std::fs::remove_file(ledger);
     let _ = std::fs::remove_file(db);
 }
+
+fn overtime_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
+        .args(args)
+        .output()
+        .expect("run overtime")
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_and_the_cli_shows_it() {
+    let path = std::env::temp_dir().join(format!("overtime-runs-{}.db", uuid::Uuid::new_v4()));
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open(&path).expect("sqlite"));
+    let spec = format!("sqlite:{}", path.display());
+    let run = setup(&spec, store.clone()).await;
+    let id = start(&run, "cancel", 100_000).await;
+    let worker = Function::start("test-chunked", &run.env);
+    let began = Instant::now();
+    while store
+        .get(&id)
+        .await
+        .expect("get")
+        .is_none_or(|r| r.items_done == 0)
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the run never progressed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = overtime_cli(&["runs", "cancel", &id, "--store", &spec]);
+    assert!(
+        out.status.success(),
+        "{}",
+        overtime_tests::output_text(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cancel requested"));
+    let ended = wait_for_end(&*store, &id, Duration::from_secs(30)).await;
+    let drained = Instant::now();
+    while run.sqs.depth(&run.url).await != (0, 0, 0) && drained.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(worker);
+    assert_eq!(ended.status, RunStatus::Cancelled);
+    assert!(ended.items_done < 100_000, "stopped early: {ended:?}");
+    assert_eq!(
+        run.sqs.depth(&run.url).await,
+        (0, 0, 0),
+        "no slice left running"
+    );
+
+    let list = overtime_cli(&["runs", "list", "--store", &spec]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("cancelled")),
+        "{listed}"
+    );
+    let show = overtime_cli(&["runs", "show", &id, "--json", "--store", &spec]);
+    let shown: RunRecord = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(shown.status, RunStatus::Cancelled);
+    let missing = overtime_cli(&["runs", "show", "nope", "--store", &spec]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(overtime_tests::output_text(&missing).contains("no run nope in the run store"));
+    let _ = std::fs::remove_file(path);
+}
+
+/// Stores a run as given and sends its slice's message, as a worker would have.
+async fn planted(run: &Run, cursor: &str, slice: u64, started_ms: i64) -> String {
+    let id = format!("planted-{}", uuid::Uuid::new_v4());
+    let mut record = RunRecord::new(&id, "count", cursor.into(), Some(10), started_ms);
+    record.slice = slice;
+    assert!(run.store.create(&record).await.expect("create"));
+    let body = serde_json::json!({"v": 1, "job": "count", "id": format!("{id}.{slice}"), "run": id, "slice": slice,
+        "payload": {"tag": "planted", "items": 10, "per_step": 2, "step_ms": 1}});
+    run.sqs
+        .client
+        .send_message()
+        .queue_url(&run.url)
+        .message_body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    id
+}
+
+#[tokio::test]
+async fn bad_cursors_and_runaway_runs_fail_with_the_reason() {
+    let path = std::env::temp_dir().join(format!("overtime-runs-{}.db", uuid::Uuid::new_v4()));
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open(&path).expect("sqlite"));
+    let run = setup(&format!("sqlite:{}", path.display()), store.clone()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    // The stored cursor is not the job's cursor type (u64).
+    let bad_cursor = planted(&run, "\"not a number\"", 3, now).await;
+    // A run far past its limits: started in 1970, and at slice 10,000.
+    let too_old = planted(&run, "4", 3, 0).await;
+    let too_many = planted(&run, "4", 10_000, now).await;
+    let worker = Function::start("test-chunked", &run.env);
+    let mut ended = Vec::new();
+    for id in [&bad_cursor, &too_old, &too_many] {
+        ended.push(wait_for_end(&*store, id, Duration::from_secs(30)).await);
+    }
+    let dead = run.sqs.drain(&run.dlq, 3, Duration::from_secs(20)).await;
+    drop(worker);
+    let expect = [
+        "the checkpointed cursor does not deserialize",
+        "run exceeded its 604800 s limit on total duration",
+        "run exceeded 10000 slices",
+    ];
+    for (record, reason) in ended.iter().zip(expect) {
+        assert_eq!(record.status, RunStatus::Failed, "{record:?}");
+        assert!(
+            record.error.as_deref().unwrap_or("").contains(reason),
+            "{record:?}"
+        );
+    }
+    let reasons: Vec<String> = dead
+        .iter()
+        .filter_map(|m| overtime_tests::attr(m, "overtime.dlq.reason"))
+        .collect();
+    assert_eq!(
+        reasons.len(),
+        3,
+        "each failed slice dead-lettered: {reasons:?}"
+    );
+    for reason in expect {
+        assert!(
+            reasons.iter().any(|r| r.contains(reason)),
+            "{reason} in {reasons:?}"
+        );
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_step_that_panics_is_retried_from_its_checkpoint() {
+    let path = std::env::temp_dir().join(format!("overtime-runs-{}.db", uuid::Uuid::new_v4()));
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open(&path).expect("sqlite"));
+    let run = setup(&format!("sqlite:{}", path.display()), store.clone()).await;
+    let job = serde_json::json!({"tag": "panics", "items": 60, "per_step": 2, "step_ms": 10, "panic_once_at": 30});
+    let sent = run
+        .queue
+        .send_message(Message::from_json("count", &job.to_string()).expect("message"))
+        .await
+        .expect("send");
+    let worker = Function::start("test-chunked", &run.env);
+    let ended = wait_for_end(&*run.store, &sent.job_id, Duration::from_secs(60)).await;
+    drop(worker);
+    assert_eq!(ended.status, RunStatus::Done, "{ended:?}");
+    let (seen, order, _) = read_ledger(&run.ledger, "panics");
+    let text = std::fs::read_to_string(&run.ledger).unwrap_or_default();
+    assert!(text.contains("panic panics 30"), "the step did panic");
+    assert_eq!(
+        order,
+        (0..60).collect::<Vec<_>>(),
+        "each item once, in order, across the panic"
+    );
+    assert_eq!(seen.len(), 60);
+    assert_eq!(run.sqs.depth(&run.dlq).await.0, 0);
+    let _ = std::fs::remove_file(path);
+}

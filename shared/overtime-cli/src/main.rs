@@ -5,6 +5,7 @@
 
 mod dlq;
 mod infra;
+mod runs;
 mod schedules;
 mod sync;
 mod yaml;
@@ -38,6 +39,15 @@ enum Command {
     Infra {
         #[command(subcommand)]
         command: InfraCommand,
+    },
+    /// Durable runs: progress, details, cancellation.
+    Runs {
+        /// The run store: sqlite:PATH or dynamodb:TABLE (default: $OVERTIME_RUN_STORE, else
+        /// sqlite:.overtime/runs.db).
+        #[arg(long, global = true)]
+        store: Option<String>,
+        #[command(subcommand)]
+        command: RunsCommand,
     },
     /// Send one job to a queue.
     ///
@@ -103,6 +113,32 @@ enum SchedulesCommand {
 }
 
 #[derive(Subcommand)]
+enum RunsCommand {
+    /// The most recent runs, newest first: status, slices, items, elapsed time, error.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per run.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run in full.
+    Show {
+        /// The run id (its first slice's job id).
+        run: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a run to stop: its next slice marks it cancelled.
+    Cancel {
+        /// The run id.
+        run: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum InfraCommand {
     /// Write infra/template.yaml (AWS SAM) from infra/overtime.toml.
     Render {
@@ -152,6 +188,8 @@ enum CliError {
     Config(#[from] overtime::config::ConfigError),
     #[error(transparent)]
     Sync(#[from] sync::SyncError),
+    #[error(transparent)]
+    Runs(#[from] runs::RunsError),
     #[error("{0}")]
     Io(String),
     #[error("{0}")]
@@ -188,6 +226,7 @@ async fn main() -> ExitCode {
                     root,
                 },
         } => render(root, check, stdout),
+        Command::Runs { store, command } => runs_command(store, command).await,
         Command::Send { queue, json } => {
             let client = overtime::queue::sqs_client_from_env().await;
             send(&client, &queue, &json).await
@@ -209,6 +248,16 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn runs_command(store: Option<String>, command: RunsCommand) -> Result<(), CliError> {
+    let store = runs::open(store).await?;
+    match command {
+        RunsCommand::List { limit, json } => runs::list(&*store, limit, json).await?,
+        RunsCommand::Show { run, json } => runs::show(&*store, &run, json).await?,
+        RunsCommand::Cancel { run } => runs::cancel(&*store, &run).await?,
+    }
+    Ok(())
 }
 
 fn load_declaration(root: &std::path::Path) -> Result<Declaration, CliError> {

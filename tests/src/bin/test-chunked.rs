@@ -20,6 +20,9 @@ struct Count {
     items: u64,
     per_step: u64,
     step_ms: u64,
+    /// Panics once when a step starts at this cursor.
+    #[serde(default)]
+    panic_once_at: Option<u64>,
 }
 
 /// SIGKILLs this process, after noting where, if the dice say so.
@@ -69,6 +72,21 @@ impl Chunked for Count {
     }
 
     async fn step(&self, next: u64, ctx: &mut SliceContext<'_, ()>) -> Result<Step<u64>, JobError> {
+        if self.panic_once_at == Some(next) {
+            let marker = format!(
+                "{}.panicked",
+                std::env::var("LEDGER_PATH").unwrap_or_default()
+            );
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&marker)
+                .is_ok()
+            {
+                let _ = ledger(&format!("panic {} {next}", self.tag));
+                panic!("a step that panics at cursor {next}");
+            }
+        }
         tokio::time::sleep(Duration::from_millis(self.step_ms)).await;
         let end = (next + self.per_step).min(self.items);
         for item in next..end {

@@ -211,6 +211,32 @@ impl<T: RunStore + ?Sized> RunStore for Arc<T> {
     }
 }
 
+/// Asks a run to stop: its next slice marks it cancelled and runs nothing. Returns the run as
+/// it now stands (`None` if there is no such run); a run that already ended is left as it is.
+pub async fn request_cancel(
+    store: &dyn RunStore,
+    id: &str,
+) -> Result<Option<RunRecord>, StoreError> {
+    for _ in 0..16 {
+        let Some(current) = store.get(id).await? else {
+            return Ok(None);
+        };
+        if current.status.is_final() || current.cancel_requested {
+            return Ok(Some(current));
+        }
+        let mut next = current.clone();
+        next.cancel_requested = true;
+        next.version = current.version + 1;
+        next.updated_ms = now_ms();
+        if store.replace(&next).await? {
+            return Ok(Some(next));
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "run {id} kept changing; try again"
+    )))
+}
+
 /// The variable naming the run store for [`from_env`]: `sqlite:PATH` or `dynamodb:TABLE`.
 pub const STORE_VAR: &str = "OVERTIME_RUN_STORE";
 
@@ -234,6 +260,12 @@ pub enum StoreConfigError {
 /// `sqlite`) or `dynamodb:overtime-runs` (feature `dynamodb`, standard AWS configuration).
 pub async fn from_env() -> Result<Arc<dyn RunStore>, StoreConfigError> {
     let value = std::env::var(STORE_VAR).map_err(|_| StoreConfigError::Missing)?;
+    open(&value).await
+}
+
+/// Opens the run store `spec` names: `sqlite:PATH` or `dynamodb:TABLE`.
+pub async fn open(spec: &str) -> Result<Arc<dyn RunStore>, StoreConfigError> {
+    let value = spec.to_owned();
     #[cfg(feature = "sqlite")]
     if let Some(path) = value.strip_prefix("sqlite:") {
         return Ok(Arc::new(SqliteStore::open(path)?));
