@@ -158,6 +158,7 @@ timeout = 120
 architecture = "x86_64"
 
 [functions.worker]
+runs = true
 
 [queues.orders]
 fifo = true
@@ -219,6 +220,11 @@ fn a_rich_declaration_renders_a_template_cfn_lint_accepts() {
         );
         assert!(template.contains("MaximumBatchingWindowInSeconds: 10"));
         assert!(template.contains("\"sqs:ChangeMessageVisibility\""));
+        assert!(
+            template.contains("AWS::DynamoDB::Table"),
+            "the run store for `runs = true`"
+        );
+        assert!(template.contains("Fn::Sub: \"dynamodb:${RunsTable}\""));
         // With `schedules = "sync"`, the template keeps the role and the dead-letter queue for
         // `overtime schedules sync`, but declares no schedule itself.
         assert_eq!(

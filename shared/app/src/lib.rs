@@ -3,6 +3,9 @@
 //! A real app would talk to its database and email provider here; these log instead, so the
 //! examples run anywhere.
 
+mod durable;
+
+pub use durable::{Checkout, RescoreAccounts, score};
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 

@@ -48,6 +48,9 @@ pub(crate) fn render(d: &Declaration, source: &str) -> String {
             resources.push(&id, node);
         }
     }
+    if d.functions.iter().any(|f| f.runs) {
+        resources.push("RunsTable", runs_table(d));
+    }
     for f in &d.functions {
         resources.push(&function_id(&f.name), function(d, f));
     }
@@ -209,6 +212,12 @@ fn function(d: &Declaration, f: &Function) -> Node {
             .iter()
             .map(|(k, v)| (k.clone(), Node::str(v.clone()))),
     );
+    if f.runs {
+        vars.push((
+            overtime::store::STORE_VAR.to_owned(),
+            Node::map([("Fn::Sub", Node::str("dynamodb:${RunsTable}"))]),
+        ));
+    }
     if !vars.is_empty() {
         props.push("Environment", Node::map([("Variables", Node::Map(vars))]));
     }
@@ -254,6 +263,13 @@ fn function(d: &Declaration, f: &Function) -> Node {
                 .iter()
                 .map(|m| Node::get_att(&format!("{}DeadLetterQueue", logical(&m.queue)), "Arn"))
                 .collect(),
+        ));
+    }
+    if f.runs {
+        // The run store's calls: conditional puts, consistent gets, and scans for `runs list`.
+        statements.push(statement(
+            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+            vec![Node::get_att("RunsTable", "Arn")],
         ));
     }
     if !statements.is_empty() {
@@ -311,6 +327,44 @@ fn function(d: &Declaration, f: &Function) -> Node {
             ]),
         ),
         ("Properties", props),
+    ])
+}
+
+/// The DynamoDB run store: `pk` (run id) and `sk` (`run` or `step#NAME`), on demand.
+fn runs_table(d: &Declaration) -> Node {
+    let attr = |name: &str| {
+        Node::map([
+            ("AttributeName", Node::str(name)),
+            ("AttributeType", Node::str("S")),
+        ])
+    };
+    let key = |name: &str, kind: &str| {
+        Node::map([
+            ("AttributeName", Node::str(name)),
+            ("KeyType", Node::str(kind)),
+        ])
+    };
+    Node::map([
+        ("Type", Node::str("AWS::DynamoDB::Table")),
+        (
+            "Properties",
+            Node::map([
+                ("TableName", Node::str(format!("{}-runs", d.project.name))),
+                ("BillingMode", Node::str("PAY_PER_REQUEST")),
+                (
+                    "AttributeDefinitions",
+                    Node::List(vec![attr("pk"), attr("sk")]),
+                ),
+                (
+                    "KeySchema",
+                    Node::List(vec![key("pk", "HASH"), key("sk", "RANGE")]),
+                ),
+                (
+                    "PointInTimeRecoverySpecification",
+                    Node::map([("PointInTimeRecoveryEnabled", Node::Bool(true))]),
+                ),
+            ]),
+        ),
     ])
 }
 

@@ -71,6 +71,9 @@ pub struct Function {
     pub environment: BTreeMap<String, String>,
     /// Whether the function has a public Lambda function URL (for HTTP routes).
     pub url: bool,
+    /// Whether the function runs durable work (chunked jobs, memoized steps): it gets the
+    /// DynamoDB run store (`OVERTIME_RUN_STORE`) and access to it.
+    pub runs: bool,
 }
 
 /// A Lambda instruction set.
@@ -206,6 +209,8 @@ struct RawFunction {
     environment: BTreeMap<String, String>,
     #[serde(default)]
     url: bool,
+    #[serde(default)]
+    runs: bool,
 }
 
 #[derive(Deserialize)]
@@ -417,6 +422,7 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
                 .collect(),
             environment: f.environment.clone(),
             url: f.url,
+            runs: f.runs,
         });
     }
     let function_timeout =
