@@ -46,7 +46,7 @@
 
 use crate::job::{JobContext, JobError, JobResult};
 use crate::queue::Message;
-use crate::store::{RunRecord, RunStatus, RunStore, StoreError, now_ms};
+use crate::store::{MAX_STEP_RESULT_BYTES, RunRecord, RunStatus, RunStore, StoreError, now_ms};
 use futures_util::FutureExt;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::VecDeque;
@@ -325,6 +325,17 @@ async fn fail_run(store: &dyn RunStore, run: RunRecord, error: &str) -> Result<(
     .map(|_| ())
 }
 
+/// A slice's time: the platform's deadline less the worker's answer margin, capped by the
+/// budget; without a deadline (or a past one), the budget.
+fn slice_budget(deadline: Option<SystemTime>, budget: Duration) -> Duration {
+    match deadline {
+        Some(deadline) if deadline > SystemTime::now() => {
+            crate::worker::answer_by(deadline).min(budget)
+        }
+        _ => budget,
+    }
+}
+
 /// Sends the message for `slice` of a run.
 async fn send_slice<S>(
     ctx: &JobContext<S>,
@@ -484,14 +495,7 @@ async fn slice_in_span<C: Chunked>(
         return Err(JobError::permanent(error));
     }
 
-    // This slice's time: the platform's deadline (less the worker's answer margin), capped by
-    // the budget; without a deadline, the budget.
-    let budget = match ctx.deadline() {
-        Some(deadline) if deadline > SystemTime::now() => {
-            crate::worker::answer_by(deadline).min(options.budget)
-        }
-        _ => options.budget,
-    };
+    let budget = slice_budget(ctx.deadline(), options.budget);
     let stop_at = slice_started + budget.saturating_sub(options.reserve.min(budget / 10));
     let lease =
         i64::try_from((budget * 2 + Duration::from_secs(60)).as_millis()).unwrap_or(i64::MAX);
@@ -561,6 +565,14 @@ async fn slice_in_span<C: Chunked>(
     match outcome {
         Ok(done) => {
             let cursor_json = to_json("the cursor", &cursor)?;
+            if cursor_json.len() > MAX_STEP_RESULT_BYTES {
+                let error = format!(
+                    "the cursor is {} bytes as JSON, over the run store's {MAX_STEP_RESULT_BYTES}-byte limit; keep positions in it, not data",
+                    cursor_json.len()
+                );
+                fail_run(store, run, &error).await?;
+                return Err(JobError::permanent(error));
+            }
             let written = update(store, run, |r| {
                 let applies = r.slice == slice && r.owner.as_deref() == Some(&message_id);
                 r.items_done = r.items_done.saturating_add(items);
@@ -635,6 +647,26 @@ async fn slice_in_span<C: Chunked>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slice_ends_before_the_deadline_and_the_budget() {
+        let budget = Duration::from_secs(60);
+        // Lambda: 30 s left, less a tenth (3 s) kept for the batch's answer.
+        let lambda = slice_budget(Some(SystemTime::now() + Duration::from_secs(30)), budget);
+        assert!(
+            lambda <= Duration::from_secs(27) && lambda > Duration::from_secs(26),
+            "{lambda:?}"
+        );
+        // A deadline further away than the budget: the budget.
+        let far = slice_budget(Some(SystemTime::now() + Duration::from_secs(600)), budget);
+        assert_eq!(far, budget);
+        // No deadline (the poller, Vercel's maxDuration as the budget), or a past one: the budget.
+        assert_eq!(slice_budget(None, budget), budget);
+        assert_eq!(
+            slice_budget(Some(SystemTime::now() - Duration::from_secs(5)), budget),
+            budget
+        );
+    }
 
     #[test]
     fn the_margin_follows_the_slowest_recent_step() {
