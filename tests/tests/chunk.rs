@@ -512,3 +512,93 @@ async fn a_step_that_panics_is_retried_from_its_checkpoint() {
     assert_eq!(run.sqs.depth(&run.dlq).await.0, 0);
     let _ = std::fs::remove_file(path);
 }
+
+/// Records each item it processes in the worker's state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Tally {
+    items: u64,
+    step_ms: u64,
+}
+
+impl overtime::chunk::Chunked for Tally {
+    const NAME: &'static str = "tally";
+    type State = Arc<std::sync::Mutex<Vec<u64>>>;
+    type Cursor = u64;
+
+    fn start(&self) -> u64 {
+        0
+    }
+
+    async fn step(
+        &self,
+        next: u64,
+        ctx: &mut overtime::chunk::SliceContext<'_, Self::State>,
+    ) -> Result<overtime::chunk::Step<u64>, overtime::JobError> {
+        tokio::time::sleep(Duration::from_millis(self.step_ms)).await;
+        if let Ok(mut seen) = ctx.state().lock() {
+            seen.push(next);
+        }
+        ctx.progress(1);
+        Ok(if next + 1 == self.items {
+            overtime::chunk::Step::Done
+        } else {
+            overtime::chunk::Step::Next(next + 1)
+        })
+    }
+}
+
+#[tokio::test]
+async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
+    let sqs = sqs().await;
+    let q = sqs.queue("chunk-window", QueueSpec::with_dlq(5)).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    let store = SqliteStore::open_in_memory().expect("store");
+    let sent = queue
+        .send_message(Message::from_json("tally", r#"{"items":60,"step_ms":50}"#).expect("message"))
+        .await
+        .expect("send");
+    let seen: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
+    let mut windows = 0;
+    let record = loop {
+        // One cron invocation of a Vercel function with maxDuration = 2 s (the slice budget
+        // itself is larger: the window's end is what stops the slice).
+        let worker = overtime::Worker::with_state(seen.clone())
+            .run_store(store.clone())
+            .chunked_with::<Tally>(overtime::chunk::ChunkOptions::default());
+        windows += 1;
+        worker
+            .run_poller_for(queue.clone(), Duration::from_secs(2))
+            .await
+            .expect("the window ends cleanly");
+        let run = store.get(&sent.job_id).await.expect("get");
+        if let Some(run) = run.filter(|r| r.status.is_final()) {
+            break run;
+        }
+        if windows == 1 {
+            let run = store
+                .get(&sent.job_id)
+                .await
+                .expect("get")
+                .expect("the run exists");
+            assert!(
+                run.items_done > 0,
+                "the first window made progress: {run:?}"
+            );
+            assert!(
+                run.successor_sent && run.owner.is_none(),
+                "its slice ended before the window did, checkpointed and handed over: {run:?}"
+            );
+        }
+        assert!(windows < 20, "the run never finished");
+    };
+    assert_eq!(record.status, RunStatus::Done);
+    assert_eq!(record.items_done, 60);
+    assert!(windows >= 2, "3 s of work took {windows} windows of 2 s");
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        seen,
+        (0..60).collect::<Vec<_>>(),
+        "each item once, in order, across the windows"
+    );
+    assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
+}

@@ -176,3 +176,67 @@ async fn signup_route_enqueues_a_welcome_email() {
     assert_eq!(env["id"], job_id.as_str());
     assert_eq!(env["payload"]["email"], "ada@example.com");
 }
+
+#[tokio::test]
+async fn the_drain_route_runs_durable_work_across_cron_ticks_within_max_duration() {
+    use overtime::store::{RunStatus, RunStore, SqliteStore};
+    let sqs = sqs().await;
+    let q = sqs.queue("drain", QueueSpec::with_dlq(5)).await;
+    let db = std::env::temp_dir().join(format!("overtime-drain-{}.db", uuid::Uuid::new_v4()));
+    let store = SqliteStore::open(&db).expect("store");
+    let mut env = sqs.env();
+    env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
+    env.push(("OVERTIME_RUN_STORE", format!("sqlite:{}", db.display())));
+    env.push(("OVERTIME_SLICE_BUDGET_SECS", "3".into()));
+    env.push(("CRON_SECRET", "drain-secret".into()));
+    let server = serve("drain", &env);
+    let queue = overtime::Queue::new(sqs.client.clone(), &q.url);
+    let accounts = 400_000u64;
+    let sent = queue
+        .start(&app::RescoreAccounts {
+            from: 0,
+            to: accounts,
+        })
+        .await
+        .expect("send");
+
+    let http = reqwest::Client::new();
+    let tick = || {
+        http.get(format!("{}/api/cron/drain", server.base))
+            .header("authorization", "Bearer drain-secret")
+            .header("x-vercel-cron-schedule", "* * * * *")
+            .send()
+    };
+    let forged = http
+        .get(format!("{}/api/cron/drain", server.base))
+        .header("authorization", "Bearer guess")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status(), 401, "a forged cron request drains nothing");
+
+    let mut ticks = 0;
+    let run = loop {
+        ticks += 1;
+        let answer = tick().await.expect("request");
+        assert_eq!(answer.status(), 200, "each tick answers after its window");
+        let run = store
+            .get(&sent.job_id)
+            .await
+            .expect("store")
+            .expect("the run exists");
+        if run.status.is_final() {
+            break run;
+        }
+        assert!(
+            run.owner.is_none() && run.successor_sent,
+            "between ticks the run waits on its next slice: {run:?}"
+        );
+        assert!(ticks < 40, "the run never finished: {run:?}");
+    };
+    assert!(ticks >= 2, "the work outlasted one 3 s window");
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.items_done, accounts);
+    assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
+    let _ = std::fs::remove_file(db);
+}

@@ -69,6 +69,21 @@ pub fn purge_expired_sessions(now: chrono::DateTime<chrono::Utc>) -> usize {
     0
 }
 
+/// The app's worker: every job it runs, and the run store its durable work keeps its runs in
+/// (`OVERTIME_RUN_STORE`: dynamodb:TABLE on AWS, sqlite:PATH locally; without it, durable jobs
+/// are dead-lettered with that fix as the reason).
+pub async fn worker() -> Result<overtime::Worker, overtime::BoxError> {
+    let mut worker = overtime::Worker::new()
+        .job::<WelcomeEmail>()
+        .job::<SyncAccount>()
+        .job::<Checkout>()
+        .chunked::<RescoreAccounts>();
+    if std::env::var_os(overtime::store::STORE_VAR).is_some() {
+        worker = worker.run_store(overtime::store::from_env().await?);
+    }
+    Ok(worker)
+}
+
 /// A deliberately small check: one `@` with text on both sides.
 pub fn is_email(s: &str) -> bool {
     matches!(s.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.') && !domain.contains('@'))

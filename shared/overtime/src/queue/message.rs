@@ -115,12 +115,21 @@ pub enum SendError {
 impl Message {
     /// Serializes `job` into a message with default options.
     pub fn new<J: Job>(job: &J) -> Result<Self, SendError> {
+        Self::named(J::NAME, job)
+    }
+
+    /// The first slice of a new run of chunked job `C`; the run's id is the sent job id.
+    pub fn run<C: crate::chunk::Chunked>(job: &C) -> Result<Self, SendError> {
+        Self::named(C::NAME, job)
+    }
+
+    fn named<T: serde::Serialize>(name: &'static str, job: &T) -> Result<Self, SendError> {
         let payload = serde_json::value::to_raw_value(job).map_err(|e| SendError::Serialize {
-            job: Cow::Borrowed(J::NAME),
+            job: Cow::Borrowed(name),
             reason: e.to_string(),
         })?;
         Ok(Self {
-            job: Cow::Borrowed(J::NAME),
+            job: Cow::Borrowed(name),
             payload,
             delay: Duration::ZERO,
             group: None,

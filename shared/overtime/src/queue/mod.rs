@@ -131,6 +131,11 @@ impl Queue {
         self.send_message(Message::new(job)?).await
     }
 
+    /// Starts a run of chunked job `C`; [`Sent::job_id`] is the run's id (`overtime runs show`).
+    pub async fn start<C: crate::chunk::Chunked>(&self, job: &C) -> Result<Sent, SendError> {
+        self.send_message(Message::run(job)?).await
+    }
+
     /// Sends one message built with [`Message`] (delay, FIFO ids, idempotency key).
     pub async fn send_message(&self, message: Message) -> Result<Sent, SendError> {
         let mut results = self.send_prepared(vec![Ok(message)]).await;

@@ -59,6 +59,34 @@ impl<S: Send + Sync + 'static> Worker<S> {
         queue: Queue,
         stop: impl Future<Output = ()> + Send,
     ) -> Result<(), PollerError> {
+        self.poll(queue, stop, None).await
+    }
+
+    /// Polls `queue` for at most `window` and returns: for a platform that gives a function a
+    /// fixed time, such as a Vercel cron route with its `maxDuration`. Jobs see the window's end
+    /// as their deadline (chunked jobs end their slices before it), long polls are shortened to
+    /// fit, and no receive starts in the last tenth of the window (at least 1 s).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), overtime::BoxError> {
+    /// use std::time::Duration;
+    /// let queue = overtime::Queue::from_env_var("OVERTIME_QUEUE_URL").await?;
+    /// // A Vercel cron route with maxDuration = 300: drain for 290 s, then answer.
+    /// overtime::Worker::new().run_poller_for(queue, Duration::from_secs(290)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_poller_for(self, queue: Queue, window: Duration) -> Result<(), PollerError> {
+        let deadline = std::time::SystemTime::now() + window;
+        self.poll(queue, tokio::time::sleep(window), Some(deadline))
+            .await
+    }
+
+    async fn poll(
+        self,
+        queue: Queue,
+        stop: impl Future<Output = ()> + Send,
+        deadline: Option<std::time::SystemTime>,
+    ) -> Result<(), PollerError> {
         let this = Arc::new(self.client(queue.client().clone()));
         let source = this
             .source_for_url(queue.url())
@@ -77,7 +105,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let loops = this.config.concurrency.div_ceil(10).max(1);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..loops {
-            tasks.spawn(poll_loop(this.clone(), source.clone(), rx.clone()));
+            tasks.spawn(poll_loop(
+                this.clone(),
+                source.clone(),
+                rx.clone(),
+                deadline,
+            ));
         }
         let mut result = Ok(());
         tokio::select! {
@@ -115,16 +148,29 @@ async fn poll_loop<S: Send + Sync + 'static>(
     worker: Arc<Worker<S>>,
     source: Arc<Source>,
     mut stop: watch::Receiver<bool>,
+    deadline: Option<std::time::SystemTime>,
 ) -> Result<(), PollerError> {
     let queue = &source.queue;
     let mut pause = Duration::from_millis(200);
+    let mut wait = SQS_MAX_WAIT;
+    let window = deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok());
     while !*stop.borrow() {
+        if let (Some(deadline), Some(window)) = (deadline, window) {
+            let left = deadline
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            // Too little time left to receive and finish anything: leave it for the next run.
+            if left <= (window / 10).max(Duration::from_secs(1)) {
+                break;
+            }
+            wait = SQS_MAX_WAIT.min(left / 2);
+        }
         let receive = queue
             .client()
             .receive_message()
             .queue_url(queue.url())
             .max_number_of_messages(SQS_MAX_RECEIVE)
-            .wait_time_seconds(SQS_MAX_WAIT.as_secs() as i32)
+            .wait_time_seconds(wait.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .message_attribute_names("All")
@@ -188,7 +234,7 @@ async fn poll_loop<S: Send + Sync + 'static>(
             }
         };
         // Not raced with the stop signal: messages in hand are always finished and settled.
-        let work = worker.process_batch(&source, deliveries, None, &on_done);
+        let work = worker.process_batch(&source, deliveries, deadline, &on_done);
         let settled = with_heartbeat(work, queue, source.visibility_timeout, &running).await;
         let done: Vec<&str> = settled
             .iter()

@@ -1,0 +1,1 @@
+// Vercel cron /api/cron/drain: Vercel builds the Cargo binary `drain` (functions/drain).
