@@ -220,6 +220,9 @@ impl Default for ChunkOptions {
     }
 }
 
+/// The longest slice budget taken from the environment: a day.
+const MAX_BUDGET: Duration = Duration::from_secs(86_400);
+
 /// The environment variable that sets [`ChunkOptions::budget`] in seconds (for Vercel, its
 /// `maxDuration`).
 pub const BUDGET_VAR: &str = "OVERTIME_SLICE_BUDGET_SECS";
@@ -245,11 +248,17 @@ impl ChunkOptions {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
         {
-            options.budget = Duration::from_secs_f64(secs);
+            // A budget past Lambda's 15 minutes is a typo; cap it rather than overflow later.
+            options.budget = Duration::try_from_secs_f64(secs)
+                .unwrap_or(MAX_BUDGET)
+                .min(MAX_BUDGET);
         }
         options
     }
 }
+
+/// Less time than this left in an invocation, and a slice is not started.
+const MIN_SLICE: Duration = Duration::from_millis(100);
 
 /// Predicts the next step's duration from the slowest of the recent ones, with headroom.
 #[derive(Debug, Default)]
@@ -326,13 +335,11 @@ async fn fail_run(store: &dyn RunStore, run: RunRecord, error: &str) -> Result<(
 }
 
 /// A slice's time: the platform's deadline less the worker's answer margin, capped by the
-/// budget; without a deadline (or a past one), the budget.
+/// budget (zero once the deadline has passed); without a deadline, the budget.
 fn slice_budget(deadline: Option<SystemTime>, budget: Duration) -> Duration {
     match deadline {
-        Some(deadline) if deadline > SystemTime::now() => {
-            crate::worker::answer_by(deadline).min(budget)
-        }
-        _ => budget,
+        Some(deadline) => crate::worker::answer_by(deadline).min(budget),
+        None => budget,
     }
 }
 
@@ -378,8 +385,28 @@ pub(crate) async fn run_slice<C: Chunked>(
     };
     let span = tracing::info_span!(parent: ctx.span(), "slice", run = %run_id, slice);
     // Boxed: a slice's future nests deep enough to hit the compiler's layout limit.
-    Box::pin(slice_in_span(input, payload, &ctx, &options, store, run_id, slice).instrument(span))
-        .await
+    let result = Box::pin(
+        slice_in_span(input, payload, &ctx, &options, store, run_id.clone(), slice)
+            .instrument(span),
+    )
+    .await;
+    if let Err(error) = &result {
+        // The message is about to be dead-lettered (permanent, or its last attempt): whatever
+        // failed, outside a step too (the store, the successor's send), the run must not stay
+        // "running" with no message left to move it.
+        let final_attempt = match error.failure() {
+            crate::Failure::Permanent => true,
+            crate::Failure::Suspend(_) => false,
+            _ => ctx.is_last_attempt(),
+        };
+        if final_attempt
+            && let Ok(Some(run)) = store.get(&run_id).await
+            && let Err(e) = fail_run(store, run, &error.to_string()).await
+        {
+            tracing::warn!(run = %run_id, error = %e, "could not record the run's failure");
+        }
+    }
+    result
 }
 
 async fn slice_in_span<C: Chunked>(
@@ -496,9 +523,23 @@ async fn slice_in_span<C: Chunked>(
     }
 
     let budget = slice_budget(ctx.deadline(), options.budget);
-    let stop_at = slice_started + budget.saturating_sub(options.reserve.min(budget / 10));
-    let lease =
-        i64::try_from((budget * 2 + Duration::from_secs(60)).as_millis()).unwrap_or(i64::MAX);
+    if budget < MIN_SLICE {
+        // The invocation or window is about over: a slice started now would be cut off.
+        return Err(JobError::retry_after(
+            "too little time left in this invocation to run a slice",
+            Duration::ZERO,
+        ));
+    }
+    let stop_at = slice_started
+        .checked_add(budget.saturating_sub(options.reserve.min(budget / 10)))
+        .unwrap_or(slice_started);
+    let lease = i64::try_from(
+        budget
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(60))
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
     let claimed = update(store, run, |r| {
         let applies = r.slice == slice
             && !r.status.is_final()
@@ -539,6 +580,9 @@ async fn slice_in_span<C: Chunked>(
     };
     let mut times = StepTimes::default();
     let mut steps = 0u64;
+    // Items reported by steps that succeeded: a failing step's count is not kept, since its
+    // items run again on the retry.
+    let mut items_ok = 0u64;
     let outcome: Result<bool, JobError> = loop {
         if steps > 0 && Instant::now() + times.margin() >= stop_at {
             break Ok(false);
@@ -549,8 +593,14 @@ async fn slice_in_span<C: Chunked>(
         times.record(step_started.elapsed());
         steps += 1;
         match result {
-            Ok(Ok(Step::Next(next))) => cursor = next,
-            Ok(Ok(Step::Done)) => break Ok(true),
+            Ok(Ok(Step::Next(next))) => {
+                cursor = next;
+                items_ok = sctx.items;
+            }
+            Ok(Ok(Step::Done)) => {
+                items_ok = sctx.items;
+                break Ok(true);
+            }
             Ok(Err(e)) => break Err(e),
             Err(panic) => {
                 break Err(JobError::retry(format!(
@@ -560,7 +610,7 @@ async fn slice_in_span<C: Chunked>(
             }
         }
     };
-    let items = sctx.items;
+    let items = items_ok;
 
     match outcome {
         Ok(done) => {
@@ -613,19 +663,27 @@ async fn slice_in_span<C: Chunked>(
                 run: run_id.clone(),
                 slice,
             });
-            update(store, run, |r| {
+            // The successor is on its way; failing to note it only means a redelivered copy
+            // of this slice would send it again, and the duplicate would be dropped.
+            if let Err(e) = update(store, run, |r| {
                 let applies = r.slice == slice + 1 && !r.successor_sent;
                 r.successor_sent = true;
                 applies
             })
-            .await?;
+            .await
+            {
+                tracing::warn!(run = %run_id, slice, error = %e, "could not note the successor as sent");
+            }
             Ok(())
         }
         Err(error) => {
             // Keep what the successful steps did: the retry resumes after them.
             let cursor_json = to_json("the cursor", &cursor)?;
-            let permanent =
-                matches!(error.failure(), crate::Failure::Permanent) || ctx.is_last_attempt();
+            let permanent = match error.failure() {
+                crate::Failure::Permanent => true,
+                crate::Failure::Suspend(_) => false,
+                _ => ctx.is_last_attempt(),
+            };
             let reason = error.to_string();
             update(store, run, |r| {
                 let applies = r.slice == slice && r.owner.as_deref() == Some(&message_id);
@@ -660,11 +718,11 @@ mod tests {
         // A deadline further away than the budget: the budget.
         let far = slice_budget(Some(SystemTime::now() + Duration::from_secs(600)), budget);
         assert_eq!(far, budget);
-        // No deadline (the poller, Vercel's maxDuration as the budget), or a past one: the budget.
+        // No deadline (the poller): the budget. A past one: no time at all.
         assert_eq!(slice_budget(None, budget), budget);
         assert_eq!(
             slice_budget(Some(SystemTime::now() - Duration::from_secs(5)), budget),
-            budget
+            Duration::ZERO
         );
     }
 

@@ -161,8 +161,8 @@ pub enum Failure {
     /// Do not try again; dead-letter the message with this error as its reason.
     Permanent,
     /// Not a failure: the job sleeps ([`JobContext::sleep`]) and runs again after this long;
-    /// its message is re-enqueued with the delay (hopping past SQS's 900 s) and the attempt
-    /// does not count.
+    /// its message is re-enqueued with the delay (hopping past SQS's 900 s), and its attempts
+    /// start over after the sleep.
     Suspend(Duration),
 }
 

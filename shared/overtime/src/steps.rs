@@ -47,9 +47,12 @@ impl<S> JobContext<S> {
         })
     }
 
-    /// Runs `f` once for this job and returns its result; on a retry of the job, returns the
-    /// stored result without running `f`. An error from `f` fails the job as usual (retried
-    /// with backoff, or dead-lettered if permanent), and nothing is stored for the step.
+    /// Runs `f` for this job and returns its result; on a retry of the job, returns the stored
+    /// result without running `f`. An error from `f` fails the job as usual (retried with
+    /// backoff, or dead-lettered if permanent), and nothing is stored for the step.
+    ///
+    /// `f` runs again only if the store cannot be written after it succeeded: give side effects
+    /// an idempotency key ([`job_id`](Self::job_id) plus the step name) to make that harmless.
     ///
     /// Step names must be unique within the job. Results are stored as JSON, at most
     /// [`MAX_STEP_RESULT_BYTES`]: store a reference to large data instead.
@@ -95,7 +98,13 @@ impl<S> JobContext<S> {
     /// Suspends the job for `duration` (the first time this `name` is reached): the message is
     /// re-enqueued to run again after the delay, hopping past SQS's 900 s limit, and steps done
     /// before it are not repeated. Returns once the time has come.
+    /// Not on FIFO queues, which cannot delay a message: there it fails permanently.
     pub async fn sleep(&self, name: &str, duration: Duration) -> Result<(), JobError> {
+        if self.queue().is_fifo() {
+            return Err(JobError::permanent(format!(
+                "sleep {name:?} needs a standard queue: FIFO queues cannot delay a message"
+            )));
+        }
         let key = format!("sleep:{name}");
         let wake_ms = self
             .step(&key, || async {

@@ -76,7 +76,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
     /// # Ok(()) }
     /// ```
     pub async fn run_poller_for(self, queue: Queue, window: Duration) -> Result<(), PollerError> {
-        let deadline = std::time::SystemTime::now() + window;
+        let now = std::time::SystemTime::now();
+        let deadline = now.checked_add(window).unwrap_or(now);
         self.poll(queue, tokio::time::sleep(window), Some(deadline))
             .await
     }
