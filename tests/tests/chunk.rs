@@ -197,6 +197,8 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
     env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
     env.push(("OVERTIME_RUN_STORE", format!("sqlite:{}", db.display())));
     env.push(("OVERTIME_SLICE_BUDGET_SECS", "0.5".to_owned()));
+    // A killed slice's claim lapses quickly, so its redelivery can take over.
+    env.push(("OVERTIME_SLICE_LEASE_SECS", "2".to_owned()));
     env.push(("LEDGER_PATH", ledger.display().to_string()));
     env.push(("RUST_LOG", "warn".to_owned()));
     let queue = Queue::new(sqs.client.clone(), &q.url);

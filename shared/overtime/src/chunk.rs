@@ -188,6 +188,10 @@ pub struct ChunkOptions {
     /// Kept back at the end of a slice for the checkpoint and the enqueue: at most this, and
     /// at most a tenth of the slice. Default 1 s.
     pub reserve: Duration,
+    /// How long a slice's claim holds without renewal (renewed every third of it while the
+    /// slice steps): how soon another delivery may take over from one that crashed. Default 30 s;
+    /// `OVERTIME_SLICE_LEASE_SECS` sets it.
+    pub lease: Duration,
     /// A run fails permanently past this many slices (a cursor that never ends). Default 10,000.
     pub max_slices: u64,
     /// A run fails permanently past this age. Default 7 days.
@@ -201,6 +205,7 @@ impl std::fmt::Debug for ChunkOptions {
         f.debug_struct("ChunkOptions")
             .field("budget", &self.budget)
             .field("reserve", &self.reserve)
+            .field("lease", &self.lease)
             .field("max_slices", &self.max_slices)
             .field("max_duration", &self.max_duration)
             .field("observer", &self.observer.is_some())
@@ -213,6 +218,7 @@ impl Default for ChunkOptions {
         ChunkOptions {
             budget: Duration::from_secs(60),
             reserve: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
             max_slices: 10_000,
             max_duration: Duration::from_secs(7 * 86_400),
             observer: None,
@@ -222,6 +228,9 @@ impl Default for ChunkOptions {
 
 /// The longest slice budget taken from the environment: a day.
 const MAX_BUDGET: Duration = Duration::from_secs(86_400);
+
+/// The environment variable that sets [`ChunkOptions::lease`] in seconds.
+pub const LEASE_VAR: &str = "OVERTIME_SLICE_LEASE_SECS";
 
 /// The environment variable that sets [`ChunkOptions::budget`] in seconds (for Vercel, its
 /// `maxDuration`).
@@ -240,7 +249,8 @@ impl ChunkOptions {
         self
     }
 
-    /// Defaults, with the budget from `OVERTIME_SLICE_BUDGET_SECS` when set.
+    /// Defaults, with the budget from `OVERTIME_SLICE_BUDGET_SECS` and the lease from
+    /// `OVERTIME_SLICE_LEASE_SECS` when set.
     pub fn from_env() -> Self {
         let mut options = ChunkOptions::default();
         if let Some(secs) = std::env::var(BUDGET_VAR)
@@ -250,6 +260,15 @@ impl ChunkOptions {
         {
             // A budget past Lambda's 15 minutes is a typo; cap it rather than overflow later.
             options.budget = Duration::try_from_secs_f64(secs)
+                .unwrap_or(MAX_BUDGET)
+                .min(MAX_BUDGET);
+        }
+        if let Some(secs) = std::env::var(LEASE_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            options.lease = Duration::try_from_secs_f64(secs)
                 .unwrap_or(MAX_BUDGET)
                 .min(MAX_BUDGET);
         }
@@ -418,7 +437,9 @@ async fn slice_in_span<C: Chunked>(
     run_id: String,
     slice: u64,
 ) -> JobResult {
-    let message_id = ctx.message_id().to_owned();
+    // This delivery: the message id alone would be the same for a redelivery racing a live
+    // one, so the receive (attempt) number is part of it.
+    let message_id = format!("{}#{}", ctx.message_id(), ctx.attempt());
     let slice_started = Instant::now();
 
     // The run, created by its first slice.
@@ -500,9 +521,16 @@ async fn slice_in_span<C: Chunked>(
         .as_deref()
         .is_some_and(|o| o != message_id && run.lease_until_ms > now)
     {
-        tracing::info!(run = %run_id, slice, "another message holds this slice; dropping a duplicate");
-        dropped("duplicate");
-        return Ok(());
+        // Another delivery holds the slice and renews its lease. Not dropped: if that one
+        // crashes, this message is what carries the slice on once the lease lapses.
+        // Suspended, not failed: waiting out a lease must not use up the message's attempts.
+        let wait = Duration::from_millis(u64::try_from(run.lease_until_ms - now).unwrap_or(0))
+            + Duration::from_secs(1);
+        tracing::info!(run = %run_id, slice, wait_ms = wait.as_millis() as u64, "another delivery holds this slice; back after its lease");
+        return Err(JobError {
+            kind: crate::Failure::Suspend(wait),
+            source: "another delivery holds this slice".into(),
+        });
     }
     if run.slice >= options.max_slices {
         let error = format!(
@@ -533,13 +561,8 @@ async fn slice_in_span<C: Chunked>(
     let stop_at = slice_started
         .checked_add(budget.saturating_sub(options.reserve.min(budget / 10)))
         .unwrap_or(slice_started);
-    let lease = i64::try_from(
-        budget
-            .saturating_mul(2)
-            .saturating_add(Duration::from_secs(60))
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX);
+    let lease_for = options.lease;
+    let lease = i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX);
     let claimed = update(store, run, |r| {
         let applies = r.slice == slice
             && !r.status.is_final()
@@ -551,8 +574,8 @@ async fn slice_in_span<C: Chunked>(
         applies
     })
     .await?;
-    let Some(run) = claimed else {
-        tracing::info!(run = %run_id, slice, "lost the claim to another message; dropping a duplicate");
+    let Some(mut run) = claimed else {
+        tracing::info!(run = %run_id, slice, "lost the claim to another delivery; dropping a duplicate");
         dropped("duplicate");
         return Ok(());
     };
@@ -583,9 +606,26 @@ async fn slice_in_span<C: Chunked>(
     // Items reported by steps that succeeded: a failing step's count is not kept, since its
     // items run again on the retry.
     let mut items_ok = 0u64;
+    let mut renewed = Instant::now();
     let outcome: Result<bool, JobError> = loop {
         if steps > 0 && Instant::now() + times.margin() >= stop_at {
             break Ok(false);
+        }
+        if renewed.elapsed() >= lease_for / 3 {
+            // Keep the claim alive while stepping; a crashed holder's lapses within a lease.
+            let until = now_ms().saturating_add(lease);
+            match update(store, run.clone(), |r| {
+                let applies = r.slice == slice && r.owner.as_deref() == Some(&message_id);
+                r.lease_until_ms = until;
+                applies
+            })
+            .await
+            {
+                Ok(Some(renewed_run)) => run = renewed_run,
+                Ok(None) => break Err(JobError::retry("lost the slice while stepping")),
+                Err(e) => break Err(e),
+            }
+            renewed = Instant::now();
         }
         let step_started = Instant::now();
         let result =
