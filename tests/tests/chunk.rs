@@ -223,18 +223,24 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
     faulty.push(("KILL_MID_STEP", "0.01".to_owned()));
     faulty.push(("KILL_AT_BOUNDARY", "0.25".to_owned()));
     while external + self_killed < target {
-        let mut worker = Function::start("test-chunked", &faulty);
-        // Kill at a random point of real work: wait for the worker's first ledger line, then
-        // let it run a random while (a slice is 0.5 s).
+        // Two worker processes at once, so deliveries of one run (repaired successors,
+        // redeliveries) race across processes; both die each round.
+        let mut workers = [
+            Function::start("test-chunked", &faulty),
+            Function::start("test-chunked", &faulty),
+        ];
+        // Kill at a random point of real work: wait for the first new ledger line, then let
+        // them run a random while (a slice is 0.5 s).
         let ledger_len = || std::fs::metadata(&ledger).map(|m| m.len()).unwrap_or(0);
         let before = ledger_len();
         let born = Instant::now();
-        let mut died = false;
         let mut working_since: Option<Instant> = None;
         let lifetime = Duration::from_millis(fastrand::u64(0..1_200));
         loop {
-            if worker.child.try_wait().expect("wait").is_some() {
-                died = true;
+            let all_died = workers
+                .iter_mut()
+                .all(|w| w.child.try_wait().ok().flatten().is_some());
+            if all_died {
                 break;
             }
             if working_since.is_none() && ledger_len() != before {
@@ -247,9 +253,11 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        if died {
-            self_killed += 1;
-        } else {
+        for worker in &mut workers {
+            if worker.child.try_wait().expect("wait").is_some() {
+                self_killed += 1;
+                continue;
+            }
             let killed = std::process::Command::new("kill")
                 .args(["-9", &worker.child.id().to_string()])
                 .status()
@@ -343,7 +351,7 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
         count("dropped "),
     );
     assert!(
-        crashes_at("after-checkpoint") > 0 && crashes_at("after-enqueue") > 0 || target < 50,
+        crashes_at("after-checkpoint") + crashes_at("after-enqueue") > 0 || target < 20,
         "the kills reached the windows between checkpoint, enqueue and delete"
     );
     let _ = std::fs::remove_file(ledger);
