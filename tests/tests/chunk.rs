@@ -612,3 +612,107 @@ async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
     );
     assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
 }
+
+/// A run store that is down for its first `failures` reads.
+struct Down {
+    inner: SqliteStore,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+impl RunStore for Down {
+    fn create<'a>(
+        &'a self,
+        run: &'a RunRecord,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, overtime::store::StoreError>> {
+        self.inner.create(run)
+    }
+    fn get<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<RunRecord>, overtime::store::StoreError>>
+    {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            let left = self.failures.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::SeqCst);
+                return Err(overtime::store::StoreError::Unavailable(
+                    "connection refused".into(),
+                ));
+            }
+            self.inner.get(id).await
+        })
+    }
+    fn replace<'a>(
+        &'a self,
+        next: &'a RunRecord,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, overtime::store::StoreError>> {
+        self.inner.replace(next)
+    }
+    fn list(
+        &self,
+        limit: usize,
+    ) -> futures_util::future::BoxFuture<'_, Result<Vec<RunRecord>, overtime::store::StoreError>>
+    {
+        self.inner.list(limit)
+    }
+    fn step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<String>, overtime::store::StoreError>>
+    {
+        self.inner.step(run, name)
+    }
+    fn put_step<'a>(
+        &'a self,
+        run: &'a str,
+        name: &'a str,
+        value: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<String, overtime::store::StoreError>> {
+        self.inner.put_step(run, name, value)
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_store_retries_the_slice_and_loses_nothing() {
+    let sqs = sqs().await;
+    let q = sqs.queue("chunk-store-down", QueueSpec::with_dlq(5)).await;
+    let queue = Queue::new(sqs.client.clone(), &q.url);
+    let inner = SqliteStore::open_in_memory().expect("store");
+    let store = Down {
+        inner: inner.clone(),
+        failures: std::sync::atomic::AtomicUsize::new(3),
+    };
+    let sent = queue
+        .send_message(Message::from_json("tally", r#"{"items":20,"step_ms":5}"#).expect("message"))
+        .await
+        .expect("send");
+    let seen: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
+    let worker = overtime::Worker::with_state(seen.clone())
+        .run_store(store)
+        .backoff(overtime::Backoff::new(
+            Duration::from_millis(200),
+            Duration::from_millis(400),
+        ))
+        .chunked_with::<Tally>(overtime::chunk::ChunkOptions::default());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let poller = tokio::spawn(worker.run_poller_until(queue, async move {
+        let _ = stop_rx.await;
+    }));
+    let run = wait_for_end(&inner, &sent.job_id, Duration::from_secs(60)).await;
+    let _ = stop_tx.send(());
+    poller.await.expect("joined").expect("stops");
+    assert_eq!(run.status, RunStatus::Done, "{run:?}");
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        seen,
+        (0..20).collect::<Vec<_>>(),
+        "each item once, after the store came back"
+    );
+    assert_eq!(
+        sqs.depth(&q.dlq.clone().unwrap_or_default()).await.0,
+        0,
+        "nothing dead-lettered"
+    );
+}
