@@ -6,6 +6,7 @@ pub mod fakes;
 pub mod jobs;
 pub mod lambda;
 pub mod server;
+pub mod stores;
 
 pub use server::{
     QueueSpec, Sqs, TestQueue, attr, free_port, receive_count, repo_root, sqs, venv_tool,

@@ -613,77 +613,13 @@ async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
     assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
 }
 
-/// A run store that is down for its first `failures` reads.
-struct Down {
-    inner: SqliteStore,
-    failures: std::sync::atomic::AtomicUsize,
-}
-
-impl RunStore for Down {
-    fn create<'a>(
-        &'a self,
-        run: &'a RunRecord,
-    ) -> futures_util::future::BoxFuture<'a, Result<bool, overtime::store::StoreError>> {
-        self.inner.create(run)
-    }
-    fn get<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<Option<RunRecord>, overtime::store::StoreError>>
-    {
-        use std::sync::atomic::Ordering;
-        Box::pin(async move {
-            let left = self.failures.load(Ordering::SeqCst);
-            if left > 0 {
-                self.failures.store(left - 1, Ordering::SeqCst);
-                return Err(overtime::store::StoreError::Unavailable(
-                    "connection refused".into(),
-                ));
-            }
-            self.inner.get(id).await
-        })
-    }
-    fn replace<'a>(
-        &'a self,
-        next: &'a RunRecord,
-    ) -> futures_util::future::BoxFuture<'a, Result<bool, overtime::store::StoreError>> {
-        self.inner.replace(next)
-    }
-    fn list(
-        &self,
-        limit: usize,
-    ) -> futures_util::future::BoxFuture<'_, Result<Vec<RunRecord>, overtime::store::StoreError>>
-    {
-        self.inner.list(limit)
-    }
-    fn step<'a>(
-        &'a self,
-        run: &'a str,
-        name: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<Option<String>, overtime::store::StoreError>>
-    {
-        self.inner.step(run, name)
-    }
-    fn put_step<'a>(
-        &'a self,
-        run: &'a str,
-        name: &'a str,
-        value: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<String, overtime::store::StoreError>> {
-        self.inner.put_step(run, name, value)
-    }
-}
-
 #[tokio::test]
 async fn an_unavailable_store_retries_the_slice_and_loses_nothing() {
     let sqs = sqs().await;
     let q = sqs.queue("chunk-store-down", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     let inner = SqliteStore::open_in_memory().expect("store");
-    let store = Down {
-        inner: inner.clone(),
-        failures: std::sync::atomic::AtomicUsize::new(3),
-    };
+    let store = overtime_tests::stores::Down::new(inner.clone(), 3);
     let sent = queue
         .send_message(Message::from_json("tally", r#"{"items":20,"step_ms":5}"#).expect("message"))
         .await

@@ -2,12 +2,10 @@
 //! run store: a retry resumes at the failed step, a sleep suspends and wakes, oversized results
 //! and an unavailable store are handled without losing the job.
 
-use futures_util::future::BoxFuture;
-use overtime::store::{RunRecord, RunStore, SqliteStore, StoreError};
+use overtime::store::{RunStore, SqliteStore};
 use overtime::{Backoff, Job, JobContext, JobError, JobResult, Queue, Worker};
 use overtime_tests::{QueueSpec, sqs};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -115,59 +113,6 @@ impl Job for Hoard {
     }
 }
 
-/// A store that is down for its first `failures` step calls.
-struct Flaky {
-    inner: SqliteStore,
-    failures: AtomicUsize,
-}
-
-impl Flaky {
-    fn down(&self) -> Result<(), StoreError> {
-        let left = self.failures.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures.store(left - 1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable("connection refused".into()));
-        }
-        Ok(())
-    }
-}
-
-impl RunStore for Flaky {
-    fn create<'a>(&'a self, run: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.inner.create(run)
-    }
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<RunRecord>, StoreError>> {
-        self.inner.get(id)
-    }
-    fn replace<'a>(&'a self, next: &'a RunRecord) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.inner.replace(next)
-    }
-    fn list(&self, limit: usize) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
-        self.inner.list(limit)
-    }
-    fn step<'a>(
-        &'a self,
-        run: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        Box::pin(async move {
-            self.down()?;
-            self.inner.step(run, name).await
-        })
-    }
-    fn put_step<'a>(
-        &'a self,
-        run: &'a str,
-        name: &'a str,
-        value: &'a str,
-    ) -> BoxFuture<'a, Result<String, StoreError>> {
-        Box::pin(async move {
-            self.down()?;
-            self.inner.put_step(run, name, value).await
-        })
-    }
-}
-
 /// Runs a worker with `store` on a fresh queue until `until(calls)` or the timeout.
 async fn run_jobs(
     store: impl RunStore,
@@ -266,10 +211,7 @@ async fn an_oversized_step_result_is_dead_lettered_with_the_reason() {
 
 #[tokio::test]
 async fn an_unavailable_store_retries_the_job_and_loses_nothing() {
-    let store = Flaky {
-        inner: memory(),
-        failures: AtomicUsize::new(3),
-    };
+    let store = overtime_tests::stores::Down::new(memory(), 3);
     let job = overtime::Message::new(&Checkout {
         order: "o2".into(),
         update_fails_until: 0,

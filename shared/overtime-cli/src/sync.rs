@@ -38,14 +38,7 @@ pub(crate) enum SyncError {
 fn scheduler_error<E: std::error::Error + 'static>(
     e: aws_sdk_scheduler::error::SdkError<E>,
 ) -> SyncError {
-    use std::error::Error as _;
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message = format!("{message}: {s}");
-        source = s.source();
-    }
-    SyncError::Scheduler(message)
+    SyncError::Scheduler(overtime::error_chain(&e))
 }
 
 /// One schedule as the service holds it, in the fields overtime sets.

@@ -229,6 +229,20 @@ impl Default for ChunkOptions {
 /// The longest slice budget taken from the environment: a day.
 const MAX_BUDGET: Duration = Duration::from_secs(86_400);
 
+/// A positive number of seconds from the environment, capped at [`MAX_BUDGET`] (a typo there
+/// must not overflow the arithmetic on it).
+fn secs_var(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| {
+            Duration::try_from_secs_f64(s)
+                .unwrap_or(MAX_BUDGET)
+                .min(MAX_BUDGET)
+        })
+}
+
 /// The environment variable that sets [`ChunkOptions::lease`] in seconds.
 pub const LEASE_VAR: &str = "OVERTIME_SLICE_LEASE_SECS";
 
@@ -253,24 +267,11 @@ impl ChunkOptions {
     /// `OVERTIME_SLICE_LEASE_SECS` when set.
     pub fn from_env() -> Self {
         let mut options = ChunkOptions::default();
-        if let Some(secs) = std::env::var(BUDGET_VAR)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-        {
-            // A budget past Lambda's 15 minutes is a typo; cap it rather than overflow later.
-            options.budget = Duration::try_from_secs_f64(secs)
-                .unwrap_or(MAX_BUDGET)
-                .min(MAX_BUDGET);
+        if let Some(budget) = secs_var(BUDGET_VAR) {
+            options.budget = budget;
         }
-        if let Some(secs) = std::env::var(LEASE_VAR)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-        {
-            options.lease = Duration::try_from_secs_f64(secs)
-                .unwrap_or(MAX_BUDGET)
-                .min(MAX_BUDGET);
+        if let Some(lease) = secs_var(LEASE_VAR) {
+            options.lease = lease;
         }
         options
     }

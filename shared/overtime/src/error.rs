@@ -112,8 +112,14 @@ impl SqsError {
     }
 }
 
-/// Renders an error with its whole `source()` chain on one line.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// Renders an error with its whole `source()` chain on one line (AWS SDK errors put the useful
+/// part in their sources).
+///
+/// ```
+/// let err = std::io::Error::new(std::io::ErrorKind::Other, "refused");
+/// assert_eq!(overtime::error_chain(&err), "refused");
+/// ```
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -20,7 +20,7 @@ pub mod store;
 pub mod telemetry;
 pub mod worker;
 
-pub use error::SqsError;
+pub use error::{SqsError, error_chain};
 pub use job::{BoxError, Failure, Job, JobContext, JobError, JobResult};
 pub use queue::{Message, Queue, SendError, Sent};
 pub use worker::{Backoff, DeadLetterKind, Worker};

@@ -157,19 +157,15 @@ fn cron(inner: &str, at: usize) -> Result<Kind, ScheduleError> {
         dow_items.join(","),
         plain(&years),
     );
-    let cron = CronParser::builder()
-        .seconds(Seconds::Required)
-        .year(Year::Required)
-        .alternative_weekdays(true)
-        .build()
-        .parse(&pattern)
-        .map_err(|e| {
-            ScheduleError::new(
-                ErrorKind::Syntax,
-                span.clone(),
-                format!("croner rejected `{pattern}`: {e}"),
-            )
-        })?;
+    let cron = super::croner_parse(
+        CronParser::builder()
+            .seconds(Seconds::Required)
+            .year(Year::Required)
+            .alternative_weekdays(true)
+            .build(),
+        &pattern,
+        span.clone(),
+    )?;
     Ok(Kind::Cron(Box::new(CronFields {
         minutes,
         hours,

@@ -500,6 +500,22 @@ fn is_utc(tz: Tz) -> bool {
     )
 }
 
+/// Hands a pattern this module has already validated to croner; a refusal is a bug here, but
+/// reported as an error on the expression rather than a panic.
+pub(crate) fn croner_parse(
+    parser: croner::parser::CronParser,
+    pattern: &str,
+    span: Range<usize>,
+) -> Result<croner::Cron, ScheduleError> {
+    parser.parse(pattern).map_err(|e| {
+        ScheduleError::new(
+            ErrorKind::Syntax,
+            span,
+            format!("croner rejected `{pattern}`: {e}"),
+        )
+    })
+}
+
 pub(crate) fn days_in_month(year: i32, month: u32) -> u32 {
     let (y, m) = if month == 12 {
         (year + 1, 1)

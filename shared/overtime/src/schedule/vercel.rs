@@ -105,18 +105,14 @@ pub(super) fn parse(expression: &str) -> Result<Kind, ScheduleError> {
             field::compress(sorted)
         }
     );
-    let cron = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(&pattern)
-        .map_err(|e| {
-            ScheduleError::new(
-                ErrorKind::Syntax,
-                whole.clone(),
-                format!("croner rejected `{pattern}`: {e}"),
-            )
-        })?;
+    let cron = super::croner_parse(
+        CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build(),
+        &pattern,
+        whole.clone(),
+    )?;
     Ok(Kind::Cron(Box::new(CronFields {
         minutes,
         hours,

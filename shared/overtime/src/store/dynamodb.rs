@@ -23,14 +23,7 @@ pub struct DynamoStore {
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
-    use std::error::Error as _;
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message = format!("{message}: {s}");
-        source = s.source();
-    }
-    StoreError::Unavailable(message)
+    StoreError::Unavailable(crate::error_chain(&e))
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
