@@ -19,18 +19,25 @@ pub struct Sqs {
     pub endpoint: String,
     /// A client pointed at it.
     pub client: Client,
+    /// The endpoint for the other AWS services the tests use (DynamoDB, Scheduler): moto's.
+    pub aws_endpoint: String,
 }
 
-static ENDPOINT: OnceLock<String> = OnceLock::new();
+static MOTO: OnceLock<String> = OnceLock::new();
 
-/// The server named by `OVERTIME_TEST_SQS_ENDPOINT`, or a moto server started for this test
-/// binary on a free loopback port (and stopped when the binary exits).
+/// moto's server for every AWS service: `OVERTIME_TEST_AWS_ENDPOINT`, or one started for
+/// this test binary on a free loopback port (and stopped when the binary exits).
+pub fn moto_endpoint() -> String {
+    MOTO.get_or_init(|| {
+        std::env::var("OVERTIME_TEST_AWS_ENDPOINT").unwrap_or_else(|_| start_moto())
+    })
+    .clone()
+}
+
+/// The SQS server under test: `OVERTIME_TEST_SQS_ENDPOINT` (moto's, or `overtime dev`'s: the
+/// same suite runs against both), else moto's.
 pub async fn sqs() -> Sqs {
-    let endpoint = ENDPOINT
-        .get_or_init(|| {
-            std::env::var("OVERTIME_TEST_SQS_ENDPOINT").unwrap_or_else(|_| start_moto())
-        })
-        .clone();
+    let endpoint = std::env::var("OVERTIME_TEST_SQS_ENDPOINT").unwrap_or_else(|_| moto_endpoint());
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .endpoint_url(&endpoint)
@@ -42,6 +49,7 @@ pub async fn sqs() -> Sqs {
     Sqs {
         endpoint,
         client: Client::new(&config),
+        aws_endpoint: moto_endpoint(),
     }
 }
 
@@ -282,6 +290,7 @@ impl Sqs {
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SQS", self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),

@@ -27,7 +27,6 @@ async fn setup(store_spec: &str, store: Arc<dyn RunStore>) -> Run {
     let ledger =
         std::env::temp_dir().join(format!("overtime-chunk-ledger-{}", uuid::Uuid::new_v4()));
     let mut env = sqs.env();
-    env.push(("AWS_ENDPOINT_URL", sqs.endpoint.clone()));
     env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
     env.push(("OVERTIME_RUN_STORE", store_spec.to_owned()));
     env.push(("OVERTIME_SLICE_BUDGET_SECS", "1".to_owned()));
@@ -142,7 +141,7 @@ async fn a_chunked_run_on_sqlite_processes_every_item_once_in_order() {
 async fn dynamo(sqs: &Sqs) -> DynamoStore {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&sqs.endpoint)
+        .endpoint_url(&sqs.aws_endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
         .load()
         .await;

@@ -196,10 +196,9 @@ struct Moto {
 async fn moto() -> Moto {
     let sqs = sqs().await;
     let mut env = sqs.env();
-    env.push(("AWS_ENDPOINT_URL", sqs.endpoint.clone()));
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&sqs.endpoint)
+        .endpoint_url(&sqs.aws_endpoint)
         .credentials_provider(aws_sdk_scheduler::config::Credentials::for_tests())
         .load()
         .await;

@@ -30,6 +30,45 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole topology on this machine: an SQS endpoint on SQLite, the functions
+    /// through the Lambda runtime API with their real timeouts, the event source mappings,
+    /// both files' schedules and a dashboard. Binds to 127.0.0.1 only.
+    Dev {
+        /// Where the SQS endpoint and the dashboard listen.
+        #[arg(long, default_value = "127.0.0.1:9324")]
+        sqs_addr: std::net::SocketAddr,
+        /// Where the SQLite files live (default: .overtime/ in the project).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Serve only the SQS endpoint: no functions, mappings or schedules.
+        #[arg(long)]
+        endpoint_only: bool,
+        /// Use the prebuilt function binaries in this folder instead of running cargo build.
+        #[arg(long)]
+        binaries: Option<PathBuf>,
+        /// Build the functions with --release.
+        #[arg(long)]
+        release: bool,
+        /// Most instances of one function at once.
+        #[arg(long, default_value_t = 10)]
+        max_instances: usize,
+        /// No line per invocation.
+        #[arg(long)]
+        quiet: bool,
+        /// The project directory (default: the nearest one upwards with vercel.json or
+        /// infra/overtime.toml).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Fire a schedule of a running `overtime dev` now: an infra/overtime.toml schedule
+    /// name or a vercel.json cron path.
+    Trigger {
+        /// The schedule (`cleanup`, `/api/cron/drain`).
+        schedule: String,
+        /// Where `overtime dev` listens.
+        #[arg(long, default_value = "127.0.0.1:9324")]
+        sqs_addr: std::net::SocketAddr,
+    },
     /// Check, preview and deploy schedules.
     Schedules {
         #[command(subcommand)]
@@ -194,12 +233,46 @@ enum CliError {
     Io(String),
     #[error("{0}")]
     Drift(String),
+    #[error(transparent)]
+    Dev(#[from] overtime_dev::dev::DevError),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dev {
+            sqs_addr,
+            state,
+            endpoint_only,
+            binaries,
+            release,
+            max_instances,
+            quiet,
+            root,
+        } => {
+            let root = schedules::find_root(root);
+            let opts = overtime_dev::dev::DevOptions {
+                state: state.unwrap_or_else(|| root.join(".overtime")),
+                root,
+                sqs_addr,
+                endpoint_only,
+                binaries,
+                release,
+                max_instances,
+                quiet,
+            };
+            overtime_dev::dev::run(opts).await.map_err(CliError::from)
+        }
+        Command::Trigger { schedule, sqs_addr } => {
+            match overtime_dev::dashboard::fire(sqs_addr, &schedule).await {
+                Ok(outcome) => {
+                    println!("{schedule}: {outcome}");
+                    Ok(())
+                }
+                Err(e) => Err(CliError::Io(format!("{schedule}: {e}"))),
+            }
+        }
         Command::Schedules { command } => match command {
             SchedulesCommand::Check { root } => {
                 return schedules::check(&schedules::find_root(root), Utc::now());

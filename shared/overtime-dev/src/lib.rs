@@ -1,0 +1,22 @@
+//! The local runtime behind `overtime dev`: the whole topology on one machine.
+//!
+//! - [`sqs`]: an SQS-compatible endpoint (AWS JSON 1.0) stored in SQLite, durable across
+//!   kill -9.
+//! - [`runtime`]: the Lambda runtime API; each function instance is a real process with the
+//!   real deadline, killed when it overruns its timeout.
+//! - [`mapping`]: SQS event source mappings with partial batch responses.
+//! - [`scheduler`]: both files' schedules, delivered as EventBridge Scheduler and Vercel's
+//!   cron deliver them; [`vercel`] runs Vercel routes as vercel_runtime servers.
+//! - [`dashboard`]: what runs, queue depths, invocations and runs, in the browser.
+//! - [`dev`]: `overtime dev` itself, which wires these from the declarations.
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod dashboard;
+pub mod dev;
+pub mod log;
+pub mod mapping;
+pub mod runtime;
+pub mod scheduler;
+pub mod sqs;
+pub mod vercel;

@@ -1,0 +1,280 @@
+//! SQS event source mappings, as Lambda runs them: pollers receive batches (up to the batch
+//! size, within the batching window), invoke the function with an SQS event, delete what
+//! succeeded and leave the rest to SQS's visibility timeout and redrive.
+
+use crate::runtime::{Function, Outcome};
+use crate::sqs::model::Received;
+use crate::sqs::{ReceiveRequest, Sqs, rules};
+use axum::body::Bytes;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Pollers a mapping starts with when no maximum concurrency is declared (Lambda starts
+/// SQS mappings with five).
+pub const DEFAULT_POLLERS: u32 = 5;
+
+/// A mapping from the declaration.
+#[derive(Debug, Clone)]
+pub struct MappingSpec {
+    /// The queue's name.
+    pub queue: String,
+    /// Messages per invocation.
+    pub batch_size: u32,
+    /// How long to gather a batch.
+    pub batching_window: Duration,
+    /// Most concurrent invocations.
+    pub max_concurrency: Option<u32>,
+    /// Whether the function reports partial batch failures (overtime always declares it).
+    pub report_batch_item_failures: bool,
+}
+
+/// Runs a mapping's pollers until the task is dropped.
+pub async fn run(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
+    let pollers = spec
+        .max_concurrency
+        .unwrap_or(DEFAULT_POLLERS)
+        .min(function.spec().concurrency as u32)
+        .max(1);
+    let mut tasks = Vec::new();
+    for _ in 0..pollers {
+        tasks.push(tokio::spawn(poll(sqs.clone(), spec.clone(), function.clone())));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn poll(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
+    let trigger = format!("queue {}", spec.queue);
+    loop {
+        let batch = match gather(&sqs, &spec).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(queue = %spec.queue, error = %e, "receive failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        let event = event(&spec.queue, &batch);
+        let outcome = function
+            .invoke(Bytes::from(event.to_string()), &trigger)
+            .await;
+        let succeeded = settled(&outcome, &batch, spec.report_batch_item_failures);
+        if succeeded.is_empty() {
+            continue;
+        }
+        let handles = batch
+            .iter()
+            .filter(|m| succeeded.contains(m.message_id.as_str()))
+            .map(|m| m.receipt_handle.clone())
+            .collect();
+        if let Err(e) = sqs.delete(&spec.queue, handles).await {
+            tracing::warn!(queue = %spec.queue, error = %e, "delete after invoke failed; the messages will be received again");
+        }
+    }
+}
+
+async fn gather(sqs: &Sqs, spec: &MappingSpec) -> Result<Vec<Received>, crate::sqs::SqsError> {
+    let mut batch = Vec::new();
+    let started = Instant::now();
+    loop {
+        let want = (spec.batch_size as usize - batch.len()).min(rules::MAX_RECEIVE as usize);
+        let waited = started.elapsed();
+        // The first receive long-polls; later ones wait only for what is left of the window.
+        let wait = if batch.is_empty() {
+            Duration::from_secs(rules::MAX_WAIT_SECS as u64)
+        } else {
+            spec.batching_window.saturating_sub(waited)
+        };
+        let req = ReceiveRequest {
+            max: want as i64,
+            visibility: None,
+            attribute_names: vec!["All".into()],
+            message_attribute_names: vec!["All".into()],
+        };
+        let got = sqs.receive(&spec.queue, req, wait).await?;
+        let empty = got.is_empty();
+        batch.extend(got);
+        if batch.len() >= spec.batch_size as usize
+            || (!batch.is_empty() && started.elapsed() >= spec.batching_window)
+            || (empty && !batch.is_empty())
+        {
+            return Ok(batch);
+        }
+        if batch.is_empty() && empty {
+            return Ok(batch);
+        }
+    }
+}
+
+/// The SQS event Lambda passes for a batch.
+pub fn event(queue: &str, batch: &[Received]) -> Value {
+    let arn = rules::queue_arn(queue);
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            let attrs: serde_json::Map<String, Value> = m
+                .message_attributes
+                .iter()
+                .map(|(k, v)| {
+                    let mut a = json!({
+                        "dataType": v.data_type,
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    });
+                    if let Some(s) = &v.string_value {
+                        a["stringValue"] = s.clone().into();
+                    }
+                    if let Some(b) = &v.binary_value {
+                        a["binaryValue"] = b.clone().into();
+                    }
+                    (k.clone(), a)
+                })
+                .collect();
+            let mut r = json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": m.attributes,
+                "messageAttributes": attrs,
+                "md5OfBody": m.md5_of_body,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": rules::REGION,
+            });
+            if let Some(md5) = &m.md5_of_message_attributes {
+                r["md5OfMessageAttributes"] = md5.clone().into();
+            }
+            r
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The message ids an outcome settles, as Lambda reads a response: an error settles none;
+/// with ReportBatchItemFailures, every id but the listed ones, unless the list is malformed
+/// (then none).
+pub fn settled<'a>(
+    outcome: &Outcome,
+    batch: &'a [Received],
+    report_failures: bool,
+) -> HashSet<&'a str> {
+    let all: HashSet<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
+    let Outcome::Ok(body) = outcome else {
+        return HashSet::new();
+    };
+    if !report_failures {
+        return all;
+    }
+    let response: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            // An unparseable response is a success for Lambda (it ignores it).
+            Err(_) => return all,
+        }
+    };
+    let Some(failures) = response.get("batchItemFailures") else {
+        return all;
+    };
+    let Some(list) = failures.as_array() else {
+        return if failures.is_null() { all } else { HashSet::new() };
+    };
+    let mut failed = HashSet::new();
+    for f in list {
+        match f.get("itemIdentifier").and_then(Value::as_str) {
+            Some(id) if all.contains(id) => {
+                failed.insert(id);
+            }
+            // Lambda fails the whole batch on an empty, missing or unknown identifier.
+            _ => return HashSet::new(),
+        }
+    }
+    all.into_iter().filter(|id| !failed.contains(id)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str) -> Received {
+        Received {
+            message_id: id.into(),
+            receipt_handle: format!("h-{id}"),
+            md5_of_body: String::new(),
+            body: "{}".into(),
+            attributes: Default::default(),
+            md5_of_message_attributes: None,
+            message_attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn responses_settle_as_lambda_reads_them() {
+        let batch = vec![msg("a"), msg("b"), msg("c")];
+        let ok = |s: &str| Outcome::Ok(Bytes::from(s.to_owned()));
+        let ids = |set: HashSet<&str>| {
+            let mut v: Vec<_> = set.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(ids(settled(&ok(""), &batch, true)), ["a", "b", "c"]);
+        assert_eq!(ids(settled(&ok("null"), &batch, true)), ["a", "b", "c"]);
+        assert_eq!(
+            ids(settled(&ok(r#"{"batchItemFailures":[]}"#), &batch, true)),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            ids(settled(
+                &ok(r#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#),
+                &batch,
+                true
+            )),
+            ["a", "c"]
+        );
+        // An unknown or empty identifier fails the whole batch.
+        assert!(
+            settled(
+                &ok(r#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#),
+                &batch,
+                true
+            )
+            .is_empty()
+        );
+        assert!(
+            settled(
+                &ok(r#"{"batchItemFailures":[{"itemIdentifier":""}]}"#),
+                &batch,
+                true
+            )
+            .is_empty()
+        );
+        // Without ReportBatchItemFailures the list is not read.
+        assert_eq!(
+            ids(settled(
+                &ok(r#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#),
+                &batch,
+                false
+            )),
+            ["a", "b", "c"]
+        );
+        assert!(settled(&Outcome::Timeout(Duration::from_secs(1)), &batch, true).is_empty());
+        assert!(
+            settled(
+                &Outcome::Error {
+                    error_type: "x".into(),
+                    message: "y".into()
+                },
+                &batch,
+                true
+            )
+            .is_empty()
+        );
+    }
+}
