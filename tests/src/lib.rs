@@ -2,6 +2,7 @@
 //! any endpoint named by `OVERTIME_TEST_SQS_ENDPOINT`), fresh queues per test, test jobs,
 //! and helpers to run the workspace's binaries as real processes.
 
+pub mod dev;
 pub mod fakes;
 pub mod jobs;
 pub mod lambda;

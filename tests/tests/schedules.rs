@@ -195,7 +195,7 @@ struct Moto {
 
 async fn moto() -> Moto {
     let sqs = sqs().await;
-    let mut env = sqs.env();
+    let env = sqs.env();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&sqs.aws_endpoint)

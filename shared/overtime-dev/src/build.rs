@@ -66,7 +66,9 @@ pub async fn cargo_build(root: &Path, wanted: &[String], release: bool) -> Built
             cmd.args(["--bin", b]);
         }
         if quiet {
-            cmd.arg("--quiet").stdout(Stdio::null()).stderr(Stdio::piped());
+            cmd.arg("--quiet")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
         }
         cmd
     };

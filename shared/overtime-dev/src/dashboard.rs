@@ -87,7 +87,11 @@ async fn state(State(t): State<Arc<Topology>>) -> Response {
 
 async fn trigger(State(t): State<Arc<Topology>>, Path(name): Path<String>) -> Response {
     let Some(s) = &t.scheduler else {
-        return (StatusCode::NOT_FOUND, "overtime dev runs no schedules (--endpoint-only)").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "overtime dev runs no schedules (--endpoint-only)",
+        )
+            .into_response();
     };
     match s.fire(&name).await {
         Ok(msg) => (StatusCode::OK, msg).into_response(),
@@ -100,7 +104,9 @@ async fn trigger(State(t): State<Arc<Topology>>, Path(name): Path<String>) -> Re
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     /// Nothing listens there.
-    #[error("cannot reach overtime dev at {addr}: {why} (is `overtime dev` running there? pass --sqs-addr)")]
+    #[error(
+        "cannot reach overtime dev at {addr}: {why} (is `overtime dev` running there? pass --sqs-addr)"
+    )]
     Unreachable {
         /// Where.
         addr: String,

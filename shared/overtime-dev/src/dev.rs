@@ -82,7 +82,9 @@ pub enum DevError {
         source: sqs::SqsError,
     },
     /// Neither file exists.
-    #[error("no {DECLARATION} or {VERCEL_JSON} in {0}: run overtime dev in a project, or pass --root")]
+    #[error(
+        "no {DECLARATION} or {VERCEL_JSON} in {0}: run overtime dev in a project, or pass --root"
+    )]
     NoProject(PathBuf),
 }
 
@@ -110,8 +112,11 @@ pub struct Topology {
     pub mappings: Vec<(String, String)>,
 }
 
+/// `vercel.json`: its crons, and the whole file (for `functions.*.maxDuration`).
+pub type Vercel = (VercelConfig, serde_json::Value);
+
 /// Reads both files; `None` for a file that does not exist.
-pub fn load(root: &Path) -> Result<(Option<Declaration>, Option<(VercelConfig, serde_json::Value)>), DevError> {
+pub fn load(root: &Path) -> Result<(Option<Declaration>, Option<Vercel>), DevError> {
     let decl_path = root.join(DECLARATION);
     let declaration = if decl_path.exists() {
         let text = overtime::config::read_file(&decl_path)?;
@@ -217,7 +222,9 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
     let listener = tokio::net::TcpListener::bind(opts.sqs_addr)
         .await
         .map_err(io(format!("listen on {}", opts.sqs_addr)))?;
-    let addr = listener.local_addr().map_err(io("read the bound address"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io("read the bound address"))?;
     let base = format!("http://{addr}");
     let db = opts.state.join("sqs.db");
     let sqs = Sqs::open(&db, &base).map_err(|source| DevError::Store { path: db, source })?;
@@ -250,7 +257,7 @@ async fn start(
     sqs: &Sqs,
     log: &Log,
     declaration: Option<&Declaration>,
-    vercel: Option<&(VercelConfig, serde_json::Value)>,
+    vercel: Option<&Vercel>,
 ) -> Result<Topology, DevError> {
     // Which binaries: every declared function's, and every cron route's.
     let mut wanted: Vec<String> = Vec::new();
@@ -282,7 +289,10 @@ async fn start(
                 DEAD_LETTER_RETENTION_SECS.to_string(),
             )]);
             let mut attrs = BTreeMap::from([
-                ("VisibilityTimeout".to_string(), q.visibility_timeout.to_string()),
+                (
+                    "VisibilityTimeout".to_string(),
+                    q.visibility_timeout.to_string(),
+                ),
                 ("DelaySeconds".to_string(), q.delay.to_string()),
                 (
                     "RedrivePolicy".to_string(),
@@ -310,8 +320,14 @@ async fn start(
         ("AWS_REGION".to_string(), rules::REGION.to_string()),
         ("AWS_DEFAULT_REGION".to_string(), rules::REGION.to_string()),
         ("AWS_ACCESS_KEY_ID".to_string(), "overtime-dev".to_string()),
-        ("AWS_SECRET_ACCESS_KEY".to_string(), "overtime-dev".to_string()),
-        ("AWS_ENDPOINT_URL_SQS".to_string(), sqs.base_url().to_string()),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            "overtime-dev".to_string(),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SQS".to_string(),
+            sqs.base_url().to_string(),
+        ),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
     ];
     let run_store = format!("sqlite:{}", opts.state.join("runs.db").display());
@@ -336,7 +352,10 @@ async fn start(
             let Some(binary) = binaries.get(&f.binary) else {
                 broken.insert(
                     f.name.clone(),
-                    failed.get(&f.binary).cloned().unwrap_or_else(|| "not built".into()),
+                    failed
+                        .get(&f.binary)
+                        .cloned()
+                        .unwrap_or_else(|| "not built".into()),
                 );
                 continue;
             };
@@ -429,7 +448,10 @@ async fn start(
             let Some(binary) = binaries.get(&bin) else {
                 broken.insert(
                     c.path.clone(),
-                    failed.get(&bin).cloned().unwrap_or_else(|| "not built".into()),
+                    failed
+                        .get(&bin)
+                        .cloned()
+                        .unwrap_or_else(|| "not built".into()),
                 );
                 continue;
             };
@@ -449,7 +471,10 @@ async fn start(
                     }
                     env.push((
                         "OVERTIME_SLICE_BUDGET_SECS".into(),
-                        max.as_secs().saturating_sub(VERCEL_ANSWER_MARGIN).max(1).to_string(),
+                        max.as_secs()
+                            .saturating_sub(VERCEL_ANSWER_MARGIN)
+                            .max(1)
+                            .to_string(),
                     ));
                     env.extend(dotenv.iter().cloned());
                     env.push(("CRON_SECRET".into(), cron_secret.clone()));
@@ -556,10 +581,9 @@ async fn print_banner(opts: &DevOptions, base: &str, t: &Topology) {
     if let Some(s) = &t.scheduler {
         let now = chrono::Utc::now();
         for tr in s.triggers() {
-            let next = tr
-                .schedule
-                .next_after(now)
-                .map_or("never".into(), |n| n.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+            let next = tr.schedule.next_after(now).map_or("never".into(), |n| {
+                n.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+            });
             println!(
                 "  schedule       {:<24} {:<24} -> {:<28} next {}{}",
                 tr.name,
@@ -578,14 +602,13 @@ async fn print_banner(opts: &DevOptions, base: &str, t: &Topology) {
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
     tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
 }
 
@@ -601,7 +624,10 @@ mod tests {
         assert!(!glob_match("api/signup.rs", "api/cron/drain.rs"));
         assert_eq!(route_binary("/api/cron/drain"), "drain");
         let raw = serde_json::json!({"functions": {"api/cron/*.rs": {"maxDuration": 60}}});
-        assert_eq!(max_duration(&raw, "/api/cron/drain"), Duration::from_secs(60));
+        assert_eq!(
+            max_duration(&raw, "/api/cron/drain"),
+            Duration::from_secs(60)
+        );
         assert_eq!(
             max_duration(&raw, "/api/other"),
             Duration::from_secs(VERCEL_DEFAULT_MAX_DURATION)

@@ -39,7 +39,11 @@ pub async fn run(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
         .max(1);
     let mut tasks = Vec::new();
     for _ in 0..pollers {
-        tasks.push(tokio::spawn(poll(sqs.clone(), spec.clone(), function.clone())));
+        tasks.push(tokio::spawn(poll(
+            sqs.clone(),
+            spec.clone(),
+            function.clone(),
+        )));
     }
     for t in tasks {
         let _ = t.await;
@@ -184,7 +188,11 @@ pub fn settled<'a>(
         return all;
     };
     let Some(list) = failures.as_array() else {
-        return if failures.is_null() { all } else { HashSet::new() };
+        return if failures.is_null() {
+            all
+        } else {
+            HashSet::new()
+        };
     };
     let mut failed = HashSet::new();
     for f in list {
@@ -219,11 +227,11 @@ mod tests {
     fn responses_settle_as_lambda_reads_them() {
         let batch = vec![msg("a"), msg("b"), msg("c")];
         let ok = |s: &str| Outcome::Ok(Bytes::from(s.to_owned()));
-        let ids = |set: HashSet<&str>| {
-            let mut v: Vec<_> = set.into_iter().collect();
+        fn ids(set: HashSet<&str>) -> Vec<String> {
+            let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
             v.sort_unstable();
             v
-        };
+        }
         assert_eq!(ids(settled(&ok(""), &batch, true)), ["a", "b", "c"]);
         assert_eq!(ids(settled(&ok("null"), &batch, true)), ["a", "b", "c"]);
         assert_eq!(

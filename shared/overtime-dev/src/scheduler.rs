@@ -132,10 +132,15 @@ impl Scheduler {
         let i = self
             .triggers
             .iter()
-            .position(|t| t.name == name || t.name.trim_start_matches('/') == name.trim_start_matches('/'))
+            .position(|t| {
+                t.name == name || t.name.trim_start_matches('/') == name.trim_start_matches('/')
+            })
             .ok_or_else(|| {
                 let names: Vec<&str> = self.triggers.iter().map(|t| t.name.as_str()).collect();
-                format!("no schedule {name:?}; the schedules are: {}", names.join(", "))
+                format!(
+                    "no schedule {name:?}; the schedules are: {}",
+                    names.join(", ")
+                )
             })?;
         self.fire_index(i, Utc::now(), "trigger").await
     }

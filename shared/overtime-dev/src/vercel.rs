@@ -39,7 +39,9 @@ pub struct Route {
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("Route")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,8 +78,14 @@ impl Route {
             .spawn()
             .map_err(|e| format!("start {}: {e}", self.spec.binary.display()))?;
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -92,14 +100,20 @@ impl Route {
         }
         let started = Instant::now();
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("the server exited at start: {status}"));
             }
             if started.elapsed() > START_TIMEOUT {
-                return Err(format!("did not listen on port {port} within {} s", START_TIMEOUT.as_secs()));
+                return Err(format!(
+                    "did not listen on port {port} within {} s",
+                    START_TIMEOUT.as_secs()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -109,14 +123,22 @@ impl Route {
 
     /// GETs `path` with the headers Vercel's cron sends; returns the status and body, or why
     /// there was none.
-    pub async fn cron(&self, path: &str, secret: &str, trigger: &str) -> Result<(u16, String), String> {
+    pub async fn cron(
+        &self,
+        path: &str,
+        secret: &str,
+        trigger: &str,
+    ) -> Result<(u16, String), String> {
         let began = Instant::now();
         let started = chrono::Utc::now();
         let result = self.get(path, secret).await;
         let (ok, outcome) = match &result {
             Ok((status, body)) => (
                 (200..300).contains(status),
-                format!("HTTP {status} {}", body.chars().take(200).collect::<String>()),
+                format!(
+                    "HTTP {status} {}",
+                    body.chars().take(200).collect::<String>()
+                ),
             ),
             Err(e) => (false, e.clone()),
         };

@@ -189,13 +189,15 @@ impl Sqs {
     }
 
     /// SendMessage(Batch): one result per entry; an error for the whole request (no such
-    /// queue, batch too long) is the outer one.
+    /// queue, a batch over 1 MiB) is the outer one.
     pub async fn send(
         &self,
         name: &str,
         entries: Vec<SendEntry>,
     ) -> Result<Vec<Result<Sent, SqsError>>, SqsError> {
-        ops::check_batch_size(&entries)?;
+        if entries.len() > 1 {
+            ops::check_batch_size(&entries)?;
+        }
         let n = name.to_owned();
         let results = self
             .writer

@@ -1,0 +1,159 @@
+//! `overtime dev` as a real process: started on a free port, read through its output and its
+//! dashboard JSON, killed with SIGKILL when a test wants it dead.
+
+use crate::lambda::workspace_bin;
+use crate::server::{REGION, free_port, wait_for_port};
+use aws_sdk_sqs::Client;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `overtime dev`.
+pub struct Dev {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Its port.
+    pub port: u16,
+    /// Its state folder.
+    pub state: PathBuf,
+    /// Where its stdout and stderr go.
+    pub output: PathBuf,
+    child: Option<Child>,
+    args: Vec<String>,
+}
+
+impl Dev {
+    /// `overtime dev --endpoint-only` with a fresh state folder.
+    pub fn endpoint() -> Self {
+        Self::start(&["--endpoint-only".to_string()], None, &fresh_state())
+    }
+
+    /// `overtime dev ARGS` in `root` (if any) with `state`; waits until it answers.
+    pub fn start(args: &[String], root: Option<&Path>, state: &Path) -> Self {
+        let port = free_port();
+        let mut all = vec![
+            "dev".to_string(),
+            "--sqs-addr".into(),
+            format!("127.0.0.1:{port}"),
+            "--state".into(),
+            state.display().to_string(),
+        ];
+        if let Some(root) = root {
+            all.push("--root".into());
+            all.push(root.display().to_string());
+        }
+        all.extend(args.iter().cloned());
+        let output = state.with_extension("log");
+        let mut dev = Dev {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            state: state.to_path_buf(),
+            output,
+            child: None,
+            args: all,
+        };
+        dev.restart();
+        dev
+    }
+
+    /// (Re)starts the process with the same arguments, port and state; waits until it listens.
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.output)
+            .expect("dev log");
+        let child = Command::new(workspace_bin("overtime"))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dev log"))
+            .stderr(log)
+            .spawn()
+            .expect("start overtime dev");
+        self.child = Some(child);
+        assert!(
+            wait_for_port(self.port, Duration::from_secs(120)),
+            "overtime dev did not listen on {}: {}",
+            self.port,
+            self.log()
+        );
+    }
+
+    /// SIGKILLs the process (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Everything it printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// Waits until its output contains `needle`.
+    pub fn wait_for_output(&self, needle: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// An SQS client for its endpoint, with the SDK's retries set to `attempts`.
+    pub async fn client(&self, attempts: u32) -> Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(attempts))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load()
+            .await;
+        Client::new(&config)
+    }
+
+    /// The dashboard's JSON.
+    pub async fn state_json(&self) -> serde_json::Value {
+        reqwest_get_json(&format!("{}/_overtime/state", self.endpoint)).await
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first, so functions it started are stopped with it.
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A fresh, not yet existing state folder under the temp directory.
+pub fn fresh_state() -> PathBuf {
+    std::env::temp_dir().join(format!("overtime-dev-state-{}", uuid::Uuid::new_v4()))
+}
+
+async fn reqwest_get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url)
+        .await
+        .expect("GET the dashboard JSON")
+        .json()
+        .await
+        .expect("dashboard JSON")
+}
