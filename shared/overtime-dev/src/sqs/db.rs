@@ -93,6 +93,7 @@ pub(crate) struct Db {
     /// The open database (used on the writer thread only).
     pub(crate) conn: Connection,
     queues: HashMap<String, QueueRow>,
+    swept: HashMap<i64, i64>,
 }
 
 impl Db {
@@ -135,6 +136,16 @@ impl Db {
         Ok(queue)
     }
 
+    /// True (and noted) when the queue's expired messages were last swept over a second ago.
+    pub(crate) fn expiry_due(&mut self, queue: i64, now: i64) -> bool {
+        let last = self.swept.entry(queue).or_insert(0);
+        if now - *last < 1000 {
+            return false;
+        }
+        *last = now;
+        true
+    }
+
     /// Forgets what is cached of a queue (after it changes).
     pub(crate) fn forget(&mut self, name: &str) {
         self.queues.remove(name);
@@ -172,6 +183,7 @@ impl Writer {
                 let mut db = Db {
                     conn,
                     queues: HashMap::new(),
+                    swept: HashMap::new(),
                 };
                 run(&mut db, &rx);
             })

@@ -235,12 +235,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
                     )));
                 }
                 Some(w) => w,
-                None => sqs
-                    .get_attributes(&name, vec!["ReceiveMessageWaitTimeSeconds".into()])
-                    .await?
-                    .get("ReceiveMessageWaitTimeSeconds")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
+                None => sqs.config(&name).await?.wait_secs,
             };
             let _ = r.receive_request_attempt_id;
             let mut attribute_names = r.attribute_names;

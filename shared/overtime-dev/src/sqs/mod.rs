@@ -151,6 +151,14 @@ impl Sqs {
             .await
     }
 
+    /// The queue's settings.
+    pub async fn config(&self, name: &str) -> Result<rules::QueueConfig, SqsError> {
+        let n = name.to_owned();
+        self.writer
+            .call(move |db| db.queue(&n).map(|q| q.config))
+            .await
+    }
+
     /// SetQueueAttributes.
     pub async fn set_attributes(
         &self,

@@ -122,17 +122,7 @@ pub(crate) fn get_attributes(
     for n in names {
         let known = n == "All"
             || rules::COMPUTED.contains(&n.as_str())
-            || rules::merge_attributes(
-                &BTreeMap::new(),
-                &BTreeMap::from([(n.clone(), String::new())]),
-                true,
-            )
-            .map_or_else(
-                |e| !matches!(e, SqsError::InvalidAttributeName(_)),
-                |_| true,
-            )
-            || n == "FifoQueue"
-            || n == "ContentBasedDeduplication";
+            || rules::SETTABLE.iter().any(|(s, _)| s == n);
         if !known {
             return Err(SqsError::InvalidAttributeName(n.clone()));
         }
@@ -651,8 +641,12 @@ fn dead_letter(
     Ok(())
 }
 
-/// Drops messages older than the queue's retention period.
+/// Drops messages older than the queue's retention period (at most once a second per queue:
+/// the sweep reads the whole queue, and SQS's own expiry is approximate too).
 fn expire(db: &mut Db, queue: &QueueRow, now: i64) -> Result<(), SqsError> {
+    if !db.expiry_due(queue.id, now) {
+        return Ok(());
+    }
     db.conn
         .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms < ?2")?
         .execute(params![queue.id, now - queue.config.retention_secs * 1000])?;

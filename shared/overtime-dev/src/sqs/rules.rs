@@ -54,7 +54,7 @@ pub struct QueueConfig {
 }
 
 /// The attributes a queue may be created or updated with, and whether FIFO-only.
-const SETTABLE: &[(&str, bool)] = &[
+pub(crate) const SETTABLE: &[(&str, bool)] = &[
     ("DelaySeconds", false),
     ("MaximumMessageSize", false),
     ("MessageRetentionPeriod", false),
