@@ -779,13 +779,31 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         .expect("link");
     std::os::unix::fs::symlink("/bin/false", bins.join("crashes")).expect("link");
     let ledger = bins.join("ledger");
+    let deadlines = bins.join("deadlines");
+    // Two functions written against the runtime API by hand: one reports an init error, one
+    // notes the deadline it is given and answers.
+    script(
+        &bins.join("init-fails"),
+        &format!(
+            "{PY_API}post(api + '/init/error', {{'errorType': 'Config', 'errorMessage': 'DATABASE_URL is not set'}})\ntime.sleep(30)\n"
+        ),
+    );
+    script(
+        &bins.join("deadline"),
+        &format!(
+            "{PY_API}while True:\n    r = urllib.request.urlopen(api + '/invocation/next')\n    rid = r.headers['Lambda-Runtime-Aws-Request-Id']\n    dl = int(r.headers['Lambda-Runtime-Deadline-Ms'])\n    open('{}', 'a').write(f'{{dl - int(time.time() * 1000)}}\\n')\n    post(api + f'/invocation/{{rid}}/response', {{}})\n",
+            deadlines.display()
+        ),
+    );
     std::fs::write(
         project.join("infra/overtime.toml"),
         format!(
             "[project]\nname = \"tiny\"\n\n[functions.good]\nbinary = \"test-worker\"\ntimeout = 5\nqueues = {{ OVERTIME_QUEUE_URL = \"ok\" }}\nenvironment = {{ LEDGER_PATH = \"{}\" }}\n\n\
              [functions.crashes]\ntimeout = 5\nqueues = {{ OVERTIME_QUEUE_URL = \"doomed\" }}\n\n[functions.missing]\ntimeout = 5\n\n\
-             [queues.ok]\n[queues.doomed]\nvisibility_timeout = 5\nmax_receives = 2\n\n\
-             [[mappings]]\nqueue = \"ok\"\nfunction = \"good\"\n\n[[mappings]]\nqueue = \"doomed\"\nfunction = \"crashes\"\n",
+             [functions.init-fails]\ntimeout = 5\n\n[functions.deadline]\ntimeout = 7\n\n\
+             [queues.ok]\n[queues.doomed]\nvisibility_timeout = 5\nmax_receives = 2\n[queues.init]\nvisibility_timeout = 5\n[queues.timed]\nvisibility_timeout = 7\n\n\
+             [[mappings]]\nqueue = \"ok\"\nfunction = \"good\"\n\n[[mappings]]\nqueue = \"doomed\"\nfunction = \"crashes\"\n\n\
+             [[mappings]]\nqueue = \"init\"\nfunction = \"init-fails\"\n\n[[mappings]]\nqueue = \"timed\"\nfunction = \"deadline\"\n",
             ledger.display()
         ),
     )
@@ -889,6 +907,60 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         })
         .unwrap_or(0);
     assert_eq!(fails, 2, "two receives, two failed starts: {state}");
+
+    // An init error is reported with its reason; the deadline is the declared timeout from now.
+    for (queue, body) in [("tiny-init", "i"), ("tiny-timed", "t")] {
+        let url = client
+            .get_queue_url()
+            .queue_name(queue)
+            .send()
+            .await
+            .expect("url")
+            .queue_url
+            .expect("url");
+        client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+    let start = Instant::now();
+    let mut init_error = None;
+    while start.elapsed() < Duration::from_secs(20) && (init_error.is_none() || !deadlines.exists())
+    {
+        let state = dev.state_json().await;
+        init_error = state["invocations"].as_array().and_then(|a| {
+            a.iter()
+                .find(|i| i["function"] == "init-fails")
+                .and_then(|i| i["outcome"].as_str().map(str::to_owned))
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        init_error.as_deref(),
+        Some("did not start: init error: Config: DATABASE_URL is not set")
+    );
+    let left: i64 = std::fs::read_to_string(&deadlines)
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the deadline function ran");
+    assert!(
+        (6_000..=7_000).contains(&left),
+        "deadline {left} ms ahead; declared timeout 7 s"
+    );
+}
+
+/// The top of a Python function that speaks the runtime API.
+const PY_API: &str = "import json, os, time, urllib.request\napi = 'http://' + os.environ['AWS_LAMBDA_RUNTIME_API'] + '/2018-06-01/runtime'\ndef post(url, body):\n    urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode(), method='POST'))\n";
+
+fn script(path: &std::path::Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, format!("#!/usr/bin/env python3\n{body}")).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

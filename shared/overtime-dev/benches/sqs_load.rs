@@ -30,9 +30,19 @@ async fn client(endpoint: &str) -> Client {
 }
 
 async fn queue(c: &Client, name: &str) -> String {
-    c.create_queue()
-        .queue_name(name)
-        .send()
+    queue_with(c, name, None).await
+}
+
+/// A queue, dead-lettering to `dlq` (an ARN) after 5 receives when given.
+async fn queue_with(c: &Client, name: &str, dlq: Option<&str>) -> String {
+    let mut req = c.create_queue().queue_name(name);
+    if let Some(arn) = dlq {
+        req = req.attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":5}}"#),
+        );
+    }
+    req.send()
         .await
         .expect("CreateQueue")
         .queue_url
@@ -74,13 +84,15 @@ async fn send(c: &Client, url: &str, n: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// Receives and deletes until `n` messages were deleted; the seconds it took.
+/// Receives and deletes until `n` messages were deleted; the seconds until the last delete
+/// (consumers still in a long poll then are not waited for).
 async fn consume(c: &Client, url: &str, n: usize) -> f64 {
     let done = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONSUMERS {
-        let (c, url, done) = (c.clone(), url.to_owned(), done.clone());
+        let (c, url, done, finished) = (c.clone(), url.to_owned(), done.clone(), finished.clone());
         tasks.push(tokio::spawn(async move {
             while done.load(Ordering::SeqCst) < n {
                 let out = c
@@ -106,14 +118,18 @@ async fn consume(c: &Client, url: &str, n: usize) -> f64 {
                     );
                 }
                 let out = req.send().await.expect("DeleteMessageBatch");
-                done.fetch_add(out.successful.len(), Ordering::SeqCst);
+                let before = done.fetch_add(out.successful.len(), Ordering::SeqCst);
+                if before < n && before + out.successful.len() >= n {
+                    *finished.lock().expect("lock") = Some(Instant::now());
+                }
             }
         }));
     }
     for t in tasks {
         t.await.expect("consumer");
     }
-    start.elapsed().as_secs_f64()
+    let end = finished.lock().expect("lock").unwrap_or_else(Instant::now);
+    (end - start).as_secs_f64()
 }
 
 /// Jobs/s through a worker process polling `url`: sends `n` jobs, waits until its ledger
@@ -155,6 +171,10 @@ async fn through_worker(c: &Client, endpoint: &str, url: &str, worker: &str, n: 
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_file(&ledger);
+    assert!(
+        elapsed.is_finite(),
+        "the worker did not process {n} jobs in 300 s"
+    );
     elapsed
 }
 
@@ -197,7 +217,23 @@ async fn main() {
         let recv_s = consume(&c, &url, n).await;
         let jobs = match &worker {
             Some(w) => {
-                let wurl = queue(&c, &format!("bench-w-{}", uuid::Uuid::new_v4().simple())).await;
+                // The worker wants a dead-letter queue to put failures in.
+                let wname = format!("bench-w-{}", uuid::Uuid::new_v4().simple());
+                let dlq = queue(&c, &format!("{wname}-dlq")).await;
+                let arn = c
+                    .get_queue_attributes()
+                    .queue_url(&dlq)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .expect("GetQueueAttributes")
+                    .attributes
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                            .cloned()
+                    })
+                    .expect("QueueArn");
+                let wurl = queue_with(&c, &wname, Some(&arn)).await;
                 let s = through_worker(&c, endpoint, &wurl, w, n).await;
                 format!("{:.0}", n as f64 / s)
             }

@@ -285,4 +285,59 @@ mod tests {
             .is_empty()
         );
     }
+
+    #[tokio::test]
+    async fn batches_fill_up_within_the_window_and_no_longer() {
+        let path =
+            std::env::temp_dir().join(format!("overtime-gather-{}.db", uuid::Uuid::new_v4()));
+        let sqs = Sqs::open(&path, "http://127.0.0.1:9").expect("store");
+        sqs.create_queue("q", Default::default(), Default::default())
+            .await
+            .expect("queue");
+        let sender = sqs.clone();
+        let send = move |n: usize| {
+            let sqs = sender.clone();
+            async move {
+                let entries = (0..n)
+                    .map(|i| crate::sqs::model::SendEntry {
+                        message_body: Some(format!("m{i}")),
+                        ..Default::default()
+                    })
+                    .collect();
+                sqs.send("q", entries).await.expect("send");
+            }
+        };
+        let spec = |batch_size, window_ms| MappingSpec {
+            queue: "q".into(),
+            batch_size,
+            batching_window: Duration::from_millis(window_ms),
+            max_concurrency: None,
+            report_batch_item_failures: true,
+        };
+        // No window: one receive's worth, at once.
+        send(3).await;
+        let started = Instant::now();
+        assert_eq!(gather(&sqs, &spec(10, 0)).await.expect("batch").len(), 3);
+        assert!(started.elapsed() < Duration::from_millis(500));
+        // A window: what arrives within it joins the batch (batch size over 10 needs one).
+        send(10).await;
+        let late = tokio::spawn({
+            let send = send.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                send(15).await;
+            }
+        });
+        let batch = gather(&sqs, &spec(25, 1500)).await.expect("batch");
+        late.await.expect("late sender");
+        assert_eq!(batch.len(), 25, "10 at first, 15 within the window");
+        // A full batch returns before the window ends.
+        send(12).await;
+        let started = Instant::now();
+        assert_eq!(
+            gather(&sqs, &spec(12, 5000)).await.expect("batch").len(),
+            12
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
 }

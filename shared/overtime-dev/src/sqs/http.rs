@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// The largest request body read: a 1 MiB batch, JSON-escaped, with room to spare. Larger
@@ -66,7 +66,7 @@ async fn handle(State(sqs): State<Sqs>, req: Request) -> Response {
     let _enter = span.enter();
     match dispatch(&sqs, &op, &body).await {
         Ok(v) => {
-            let mut r = Response::new(Body::from(v.to_string()));
+            let mut r = Response::new(Body::from(v));
             r.headers_mut().insert(
                 "content-type",
                 HeaderValue::from_static("application/x-amz-json-1.0"),
@@ -78,6 +78,30 @@ async fn handle(State(sqs): State<Sqs>, req: Request) -> Response {
             e.into_response()
         }
     }
+}
+
+fn out<T: serde::Serialize>(v: &T) -> Result<String, SqsError> {
+    serde_json::to_string(v).map_err(|e| SqsError::Internal(e.to_string()))
+}
+
+#[derive(serde::Serialize)]
+struct Batch<T> {
+    #[serde(rename = "Successful")]
+    successful: Vec<T>,
+    #[serde(rename = "Failed")]
+    failed: Vec<BatchFailure>,
+}
+
+#[derive(serde::Serialize)]
+struct EntryId {
+    #[serde(rename = "Id")]
+    id: String,
+}
+
+#[derive(serde::Serialize)]
+struct Messages {
+    #[serde(rename = "Messages")]
+    messages: Vec<super::model::Received>,
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, SqsError> {
@@ -108,20 +132,20 @@ fn failure(id: String, e: &SqsError) -> BatchFailure {
     }
 }
 
-async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> {
+async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<String, SqsError> {
     match op {
         "CreateQueue" => {
             let r: model::CreateQueue = parse(body)?;
             let name = required(r.queue_name, "QueueName")?;
             let url = sqs.create_queue(&name, r.attributes, r.tags).await?;
-            Ok(json!({ "QueueUrl": url }))
+            out(&json!({ "QueueUrl": url }))
         }
         "GetQueueUrl" => {
             let r: model::QueueName = parse(body)?;
             let url = sqs
                 .get_queue_url(&required(r.queue_name, "QueueName")?)
                 .await?;
-            Ok(json!({ "QueueUrl": url }))
+            out(&json!({ "QueueUrl": url }))
         }
         "ListQueues" => {
             let r: model::ListQueues = parse(body)?;
@@ -148,37 +172,37 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
                 .take(max)
                 .map(|n| sqs.queue_url(n))
                 .collect();
-            let mut out = json!({ "QueueUrls": page });
+            let mut list = json!({ "QueueUrls": page });
             if r.max_results.is_some() && start + max < names.len() {
-                out["NextToken"] = (start + max).to_string().into();
+                list["NextToken"] = (start + max).to_string().into();
             }
-            Ok(out)
+            out(&list)
         }
         "GetQueueAttributes" => {
             let r: model::GetQueueAttributes = parse(body)?;
             let name = queue_of(r.queue_url)?;
             let attrs = sqs.get_attributes(&name, r.attribute_names).await?;
-            Ok(if attrs.is_empty() {
-                json!({})
+            if attrs.is_empty() {
+                out(&json!({}))
             } else {
-                json!({ "Attributes": attrs })
-            })
+                out(&json!({ "Attributes": attrs }))
+            }
         }
         "SetQueueAttributes" => {
             let r: model::SetQueueAttributes = parse(body)?;
             sqs.set_attributes(&queue_of(r.queue_url)?, r.attributes)
                 .await?;
-            Ok(json!({}))
+            out(&json!({}))
         }
         "DeleteQueue" => {
             let r: model::QueueUrl = parse(body)?;
             sqs.delete_queue(&queue_of(r.queue_url)?).await?;
-            Ok(json!({}))
+            out(&json!({}))
         }
         "PurgeQueue" => {
             let r: model::QueueUrl = parse(body)?;
             sqs.purge(&queue_of(r.queue_url)?).await?;
-            Ok(json!({}))
+            out(&json!({}))
         }
         "SendMessage" => {
             let r: model::SendMessage = parse(body)?;
@@ -187,7 +211,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             let sent = results
                 .pop()
                 .ok_or_else(|| SqsError::Internal("no result for the message".into()))??;
-            serde_json::to_value(sent).map_err(|e| SqsError::Internal(e.to_string()))
+            out(&sent)
         }
         "SendMessageBatch" => {
             let r: model::SendMessageBatch = parse(body)?;
@@ -209,7 +233,10 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
                     Err(e) => failed.push(failure(id, &e)),
                 }
             }
-            Ok(json!({ "Successful": ok, "Failed": failed }))
+            out(&Batch {
+                successful: ok,
+                failed,
+            })
         }
         "ReceiveMessage" => {
             let r: model::ReceiveMessage = parse(body)?;
@@ -249,11 +276,11 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             let messages = sqs
                 .receive(&name, req, Duration::from_secs(wait as u64))
                 .await?;
-            Ok(if messages.is_empty() {
-                json!({})
+            if messages.is_empty() {
+                out(&json!({}))
             } else {
-                json!({ "Messages": messages })
-            })
+                out(&Messages { messages })
+            }
         }
         "DeleteMessage" => {
             let r: model::DeleteMessage = parse(body)?;
@@ -262,7 +289,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             for result in sqs.delete(&name, vec![handle]).await? {
                 result?;
             }
-            Ok(json!({}))
+            out(&json!({}))
         }
         "DeleteMessageBatch" => {
             let r: model::HandleBatch = parse(body)?;
@@ -290,11 +317,14 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             let mut ok = Vec::new();
             for (id, result) in ids.into_iter().zip(sqs.delete(&name, handles).await?) {
                 match result {
-                    Ok(_) => ok.push(json!({ "Id": id })),
+                    Ok(_) => ok.push(EntryId { id }),
                     Err(e) => failed.push(failure(id, &e)),
                 }
             }
-            Ok(json!({ "Successful": ok, "Failed": failed }))
+            out(&Batch {
+                successful: ok,
+                failed,
+            })
         }
         "ChangeMessageVisibility" => {
             let r: model::ChangeVisibility = parse(body)?;
@@ -307,7 +337,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             {
                 result?;
             }
-            Ok(json!({}))
+            out(&json!({}))
         }
         "ChangeMessageVisibilityBatch" => {
             let r: model::HandleBatch = parse(body)?;
@@ -342,17 +372,20 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
                 .zip(sqs.change_visibility(&name, entries).await?)
             {
                 match result {
-                    Ok(()) => ok.push(json!({ "Id": id })),
+                    Ok(()) => ok.push(EntryId { id }),
                     Err(e) => failed.push(failure(id, &e)),
                 }
             }
-            Ok(json!({ "Successful": ok, "Failed": failed }))
+            out(&Batch {
+                successful: ok,
+                failed,
+            })
         }
         "ListDeadLetterSourceQueues" => {
             let r: model::QueueUrl = parse(body)?;
             let names = sqs.dead_letter_sources(&queue_of(r.queue_url)?).await?;
             let urls: Vec<String> = names.iter().map(|n| sqs.queue_url(n)).collect();
-            Ok(json!({ "queueUrls": urls }))
+            out(&json!({ "queueUrls": urls }))
         }
         "StartMessageMoveTask" => {
             let r: model::StartMove = parse(body)?;
@@ -371,7 +404,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
                     r.max_number_of_messages_per_second,
                 )
                 .await?;
-            Ok(json!({ "TaskHandle": handle }))
+            out(&json!({ "TaskHandle": handle }))
         }
         "ListMessageMoveTasks" => {
             let r: model::ListMoves = parse(body)?;
@@ -379,7 +412,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
             let tasks = sqs
                 .move_tasks(source, r.max_results.unwrap_or(1).clamp(1, 10))
                 .await?;
-            Ok(json!({ "Results": tasks }))
+            out(&json!({ "Results": tasks }))
         }
         "CancelMessageMoveTask" => {
             let r: model::TaskHandle = parse(body)?;
@@ -392,20 +425,20 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<Value, SqsError> 
         "TagQueue" => {
             let r: model::TagQueue = parse(body)?;
             sqs.tag(&queue_of(r.queue_url)?, r.tags, Vec::new()).await?;
-            Ok(json!({}))
+            out(&json!({}))
         }
         "UntagQueue" => {
             let r: model::TagQueue = parse(body)?;
             sqs.tag(&queue_of(r.queue_url)?, Default::default(), r.tag_keys)
                 .await?;
-            Ok(json!({}))
+            out(&json!({}))
         }
         "ListQueueTags" => {
             let r: model::TagQueue = parse(body)?;
             let tags = sqs
                 .tag(&queue_of(r.queue_url)?, Default::default(), Vec::new())
                 .await?;
-            Ok(json!({ "Tags": tags }))
+            out(&json!({ "Tags": tags }))
         }
         "AddPermission" | "RemovePermission" => Err(SqsError::UnsupportedOperation(format!(
             "{op}: queue policies are not enforced locally; every local client may use every queue."

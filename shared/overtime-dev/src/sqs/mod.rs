@@ -21,7 +21,7 @@ pub use error::SqsError;
 pub use http::router;
 pub use ops::ReceiveRequest;
 
-use db::Writer;
+use db::{Answer, Writer};
 use model::{Received, SendEntry, Sent};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -129,14 +129,18 @@ impl Sqs {
     /// GetQueueUrl.
     pub async fn get_queue_url(&self, name: &str) -> Result<String, SqsError> {
         let n = name.to_owned();
-        self.writer.call(move |db| db.queue(&n).map(|_| ())).await?;
+        self.writer
+            .call_as(Answer::Committed, move |db| db.queue(&n).map(|_| ()))
+            .await?;
         Ok(self.queue_url(name))
     }
 
     /// ListQueues: names starting with `prefix`.
     pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, SqsError> {
         let p = prefix.to_owned();
-        self.writer.call(move |db| ops::list_queues(db, &p)).await
+        self.writer
+            .call_as(Answer::Committed, move |db| ops::list_queues(db, &p))
+            .await
     }
 
     /// GetQueueAttributes.
@@ -147,7 +151,9 @@ impl Sqs {
     ) -> Result<BTreeMap<String, String>, SqsError> {
         let n = name.to_owned();
         self.writer
-            .call(move |db| ops::get_attributes(db, &n, &names))
+            .call_as(Answer::Committed, move |db| {
+                ops::get_attributes(db, &n, &names)
+            })
             .await
     }
 
@@ -206,14 +212,17 @@ impl Sqs {
         if entries.len() > 1 {
             ops::check_batch_size(&entries)?;
         }
+        // Checks and digests here, on the request's thread; the writer only inserts.
+        let prepared: Vec<Result<ops::Prepared, SqsError>> =
+            entries.into_iter().map(ops::prepare).collect();
         let n = name.to_owned();
         let results = self
             .writer
             .call(move |db| {
                 let queue = db.queue(&n)?;
-                Ok(entries
-                    .iter()
-                    .map(|e| ops::send_one(db, &queue, e))
+                Ok(prepared
+                    .into_iter()
+                    .map(|p| p.and_then(|p| ops::insert(db, &queue, &p)))
                     .collect::<Vec<_>>())
             })
             .await?;
@@ -243,7 +252,7 @@ impl Sqs {
             }
             let now = Instant::now();
             if !got.is_empty() || now >= deadline {
-                return Ok(got);
+                return got.into_iter().map(|t| t.into_received(&req)).collect();
             }
             let _ = tokio::time::timeout(LONG_POLL_TICK.min(deadline - now), notified).await;
         }
@@ -273,7 +282,7 @@ impl Sqs {
         let n = name.to_owned();
         let results = self
             .writer
-            .call(move |db| {
+            .call_as(Answer::Committed, move |db| {
                 let queue = db.queue(&n)?;
                 Ok(entries
                     .iter()
@@ -326,7 +335,7 @@ impl Sqs {
     pub async fn stats(&self) -> Result<Vec<QueueStats>, SqsError> {
         let base = self.clone();
         self.writer
-            .call(move |db| {
+            .call_as(Answer::Committed, move |db| {
                 let mut out = Vec::new();
                 for name in ops::list_queues(db, "")? {
                     let q = db.queue(&name)?;

@@ -258,34 +258,92 @@ pub(crate) fn message_size(entry: &SendEntry) -> Result<usize, SqsError> {
     Ok(body.len() + rules::check_message_attributes(&entry.message_attributes)?)
 }
 
-/// Checks one entry and stores it; a FIFO duplicate within 5 minutes answers with the first
-/// message's id and stores nothing.
-pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Result<Sent, SqsError> {
+/// A message checked and digested outside the writer thread, ready to store.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    entry: SendEntry,
+    size: usize,
+    message_id: String,
+    attrs_json: Option<String>,
+    md5_body: String,
+    md5_attrs: Option<String>,
+    md5_system: Option<String>,
+    trace: Option<String>,
+    content_hash: Option<String>,
+}
+
+/// Checks what does not depend on the queue (body, characters, attributes, ids, delay range)
+/// and computes digests, so the writer thread only looks up and inserts.
+pub(crate) fn prepare(entry: SendEntry) -> Result<Prepared, SqsError> {
     let body = entry
         .message_body
         .as_deref()
         .filter(|b| !b.is_empty())
         .ok_or_else(|| SqsError::MissingParameter("MessageBody".into()))?;
     rules::check_body(body)?;
-    let size = message_size(entry)?;
-    if size as i64 > queue.config.max_message_bytes {
+    let size = message_size(&entry)?;
+    if let Some(d) = entry.delay_seconds
+        && !(0..=MAX_DELAY_SECS).contains(&d)
+    {
         return Err(SqsError::InvalidParameterValue(format!(
-            "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
-            queue.config.max_message_bytes
+            "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= {MAX_DELAY_SECS}."
         )));
     }
+    if let Some(g) = &entry.message_group_id {
+        check_fifo_id("MessageGroupId", g)?;
+    }
+    if let Some(d) = &entry.message_deduplication_id {
+        check_fifo_id("MessageDeduplicationId", d)?;
+    }
+    let attrs_json = if entry.message_attributes.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&entry.message_attributes)
+                .map_err(|e| SqsError::Internal(e.to_string()))?,
+        )
+    };
+    // Content-based deduplication needs the body's SHA-256; only FIFO sends carry a group.
+    let content_hash =
+        (entry.message_group_id.is_some() && entry.message_deduplication_id.is_none()).then(|| {
+            Sha256::digest(body.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        });
+    Ok(Prepared {
+        size,
+        message_id: uuid::Uuid::new_v4().to_string(),
+        attrs_json,
+        md5_body: rules::md5_hex(body.as_bytes()),
+        md5_attrs: rules::md5_of_attributes(&entry.message_attributes),
+        md5_system: rules::md5_of_attributes(&entry.message_system_attributes),
+        trace: entry
+            .message_system_attributes
+            .get("AWSTraceHeader")
+            .and_then(|v| v.string_value.clone()),
+        content_hash,
+        entry,
+    })
+}
+
+/// Stores a prepared message after the checks that depend on the queue; a FIFO duplicate
+/// within 5 minutes answers with the first message's id and stores nothing.
+pub(crate) fn insert(db: &mut Db, queue: &QueueRow, p: &Prepared) -> Result<Sent, SqsError> {
     let c = &queue.config;
+    if p.size as i64 > c.max_message_bytes {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
+            c.max_message_bytes
+        )));
+    }
+    let entry = &p.entry;
     let now = now_ms();
     let delay = match entry.delay_seconds {
         Some(_) if c.fifo => {
             return Err(SqsError::InvalidParameterValue(
                 "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type (FIFO queues take DelaySeconds from the queue only).".into(),
             ));
-        }
-        Some(d) if !(0..=MAX_DELAY_SECS).contains(&d) => {
-            return Err(SqsError::InvalidParameterValue(format!(
-                "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= {MAX_DELAY_SECS}."
-            )));
         }
         Some(d) => d,
         None => c.delay_secs,
@@ -296,16 +354,9 @@ pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Resu
             .message_group_id
             .as_deref()
             .ok_or_else(|| SqsError::MissingParameter("MessageGroupId".into()))?;
-        check_fifo_id("MessageGroupId", group)?;
         let dedup = match (&entry.message_deduplication_id, c.content_dedup) {
-            (Some(id), _) => {
-                check_fifo_id("MessageDeduplicationId", id)?;
-                id.clone()
-            }
-            (None, true) => Sha256::digest(body.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            (Some(id), _) => id.clone(),
+            (None, true) => p.content_hash.clone().unwrap_or_default(),
             (None, false) => {
                 return Err(SqsError::InvalidParameterValue(
                     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
@@ -330,7 +381,7 @@ pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Resu
             .query_row(params![queue.id, key, now], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((message_id, sequence)) = earlier {
-            return Ok(sent(entry, body, message_id, Some(sequence)));
+            return Ok(sent(p, message_id, Some(sequence)));
         }
         dedup_key = Some((key, dedup));
     } else if entry.message_deduplication_id.is_some() {
@@ -338,20 +389,6 @@ pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Resu
             "Value for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.".into(),
         ));
     }
-    let message_id = uuid::Uuid::new_v4().to_string();
-    let attrs_json = if entry.message_attributes.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::to_string(&entry.message_attributes)
-                .map_err(|e| SqsError::Internal(e.to_string()))?,
-        )
-    };
-    let trace = entry
-        .message_system_attributes
-        .get("AWSTraceHeader")
-        .and_then(|v| v.string_value.clone());
-    let md5_attrs = rules::md5_of_attributes(&entry.message_attributes);
     db.conn
         .prepare_cached(
             "INSERT INTO messages (queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, group_id, dedup_id)
@@ -359,12 +396,12 @@ pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Resu
         )?
         .execute(params![
             queue.id,
-            message_id,
-            body,
-            attrs_json,
-            rules::md5_hex(body.as_bytes()),
-            md5_attrs,
-            trace,
+            p.message_id,
+            entry.message_body,
+            p.attrs_json,
+            p.md5_body,
+            p.md5_attrs,
+            p.trace,
             now,
             now + delay * 1000,
             entry.message_group_id,
@@ -378,9 +415,9 @@ pub(crate) fn send_one(db: &mut Db, queue: &QueueRow, entry: &SendEntry) -> Resu
             .prepare_cached(
                 "INSERT OR REPLACE INTO dedup (queue, key, message_id, sequence, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![queue.id, key, message_id, seq, now + DEDUP_WINDOW_MS])?;
+            .execute(params![queue.id, key, p.message_id, seq, now + DEDUP_WINDOW_MS])?;
     }
-    Ok(sent(entry, body, message_id, sequence))
+    Ok(sent(p, p.message_id.clone(), sequence))
 }
 
 fn check_fifo_id(what: &str, id: &str) -> Result<(), SqsError> {
@@ -394,15 +431,13 @@ fn check_fifo_id(what: &str, id: &str) -> Result<(), SqsError> {
     }
 }
 
-fn sent(entry: &SendEntry, body: &str, message_id: String, sequence: Option<String>) -> Sent {
+fn sent(p: &Prepared, message_id: String, sequence: Option<String>) -> Sent {
     Sent {
-        id: entry.id.clone(),
+        id: p.entry.id.clone(),
         message_id,
-        md5_of_message_body: rules::md5_hex(body.as_bytes()),
-        md5_of_message_attributes: rules::md5_of_attributes(&entry.message_attributes),
-        md5_of_message_system_attributes: rules::md5_of_attributes(
-            &entry.message_system_attributes,
-        ),
+        md5_of_message_body: p.md5_body.clone(),
+        md5_of_message_attributes: p.md5_attrs.clone(),
+        md5_of_message_system_attributes: p.md5_system.clone(),
         sequence_number: sequence,
     }
 }
@@ -449,7 +484,7 @@ pub(crate) fn receive(
     db: &mut Db,
     name: &str,
     req: &ReceiveRequest,
-) -> Result<(Vec<Received>, Option<String>), SqsError> {
+) -> Result<(Vec<Taken>, Option<String>), SqsError> {
     let queue = db.queue(name)?;
     let now = now_ms();
     expire(db, &queue, now)?;
@@ -516,7 +551,7 @@ pub(crate) fn receive(
                 progressed = true;
                 continue;
             }
-            out.push(deliver(db, &queue, &cand, now, visibility, req)?);
+            out.push(deliver(db, &queue, &cand, now, visibility)?);
             progressed = true;
         }
         if !progressed || queue.config.fifo {
@@ -526,99 +561,129 @@ pub(crate) fn receive(
     Ok((out, dead_lettered_to))
 }
 
+/// A message taken for a receive, as stored; [`Taken::into_received`] shapes it for the
+/// caller outside the writer thread.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    queue: i64,
+    seq: i64,
+    id: String,
+    token: String,
+    body: String,
+    attributes: Option<String>,
+    md5_body: String,
+    trace: Option<String>,
+    sent_ms: i64,
+    receives: i64,
+    first_ms: Option<i64>,
+    group: Option<String>,
+    dedup: Option<String>,
+    dead_from: Option<String>,
+    fifo: bool,
+}
+
 fn deliver(
     db: &mut Db,
     queue: &QueueRow,
     cand: &Candidate,
     now: i64,
     visibility: i64,
-    req: &ReceiveRequest,
-) -> Result<Received, SqsError> {
+) -> Result<Taken, SqsError> {
     let token = format!("{:016x}", fastrand::u64(..));
-    db.conn
-        .prepare_cached(
-            "UPDATE messages SET receives = receives + 1, visible_ms = ?1, receipt = ?2, first_ms = COALESCE(first_ms, ?3) WHERE seq = ?4",
-        )?
-        .execute(params![now + visibility * 1000, token, now, cand.seq])?;
-    #[allow(clippy::type_complexity)]
-    let row: (String, Option<String>, String, Option<String>, i64, i64, Option<i64>, Option<String>, Option<String>, Option<String>) = db
+    let taken = db
         .conn
         .prepare_cached(
-            "SELECT body, attributes, md5_body, trace_header, sent_ms, receives, first_ms, group_id, dedup_id, dead_from FROM messages WHERE seq = ?1",
+            "UPDATE messages SET receives = receives + 1, visible_ms = ?1, receipt = ?2, first_ms = COALESCE(first_ms, ?3) WHERE seq = ?4
+             RETURNING body, attributes, md5_body, trace_header, sent_ms, receives, first_ms, group_id, dedup_id, dead_from",
         )?
-        .query_row([cand.seq], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })?;
-    let (body, attrs, md5_body, trace, sent_ms, receives, first_ms, group, dedup, dead_from) = row;
-    let wants = |n: &str| req.attribute_names.iter().any(|a| a == "All" || a == n);
-    let mut attributes = BTreeMap::new();
-    let mut put = |k: &str, v: String| {
-        if wants(k) {
-            attributes.insert(k.to_owned(), v);
-        }
-    };
-    put("SenderId", rules::ACCOUNT.into());
-    put("SentTimestamp", sent_ms.to_string());
-    put("ApproximateReceiveCount", receives.to_string());
-    put(
-        "ApproximateFirstReceiveTimestamp",
-        first_ms.unwrap_or(now).to_string(),
-    );
-    if let Some(t) = trace {
-        put("AWSTraceHeader", t);
-    }
-    if let Some(d) = dead_from {
-        put("DeadLetterQueueSourceArn", d);
-    }
-    if queue.config.fifo {
-        if let Some(g) = group {
-            put("MessageGroupId", g);
-        }
-        if let Some(d) = dedup {
-            put("MessageDeduplicationId", d);
-        }
-        put("SequenceNumber", format!("{:020}", cand.seq));
-    }
-    let all_attrs: Attributes = attrs
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|e| SqsError::Internal(format!("stored message attributes: {e}")))?
-        .unwrap_or_default();
-    let message_attributes: Attributes = all_attrs
-        .into_iter()
-        .filter(|(k, _)| {
-            req.message_attribute_names.iter().any(|w| {
-                w == "All"
-                    || w == ".*"
-                    || w == k
-                    || w.strip_suffix(".*")
-                        .is_some_and(|p| k.starts_with(p) && k[p.len()..].starts_with('.'))
+        .query_row(params![now + visibility * 1000, token, now, cand.seq], |r| {
+            Ok(Taken {
+                queue: queue.id,
+                seq: cand.seq,
+                id: cand.id.clone(),
+                token: token.clone(),
+                body: r.get(0)?,
+                attributes: r.get(1)?,
+                md5_body: r.get(2)?,
+                trace: r.get(3)?,
+                sent_ms: r.get(4)?,
+                receives: r.get(5)?,
+                first_ms: r.get(6)?,
+                group: r.get(7)?,
+                dedup: r.get(8)?,
+                dead_from: r.get(9)?,
+                fifo: queue.config.fifo,
             })
+        })?;
+    Ok(taken)
+}
+
+impl Taken {
+    /// The message as ReceiveMessage returns it: the system and message attributes asked
+    /// for, their MD5, and a receipt handle for this receive.
+    pub(crate) fn into_received(self, req: &ReceiveRequest) -> Result<Received, SqsError> {
+        let wants = |n: &str| req.attribute_names.iter().any(|a| a == "All" || a == n);
+        let mut attributes = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            if wants(k) {
+                attributes.insert(k.to_owned(), v);
+            }
+        };
+        put("SenderId", rules::ACCOUNT.into());
+        put("SentTimestamp", self.sent_ms.to_string());
+        put("ApproximateReceiveCount", self.receives.to_string());
+        if let Some(first) = self.first_ms {
+            put("ApproximateFirstReceiveTimestamp", first.to_string());
+        }
+        if let Some(t) = self.trace {
+            put("AWSTraceHeader", t);
+        }
+        if let Some(d) = self.dead_from {
+            put("DeadLetterQueueSourceArn", d);
+        }
+        if self.fifo {
+            if let Some(g) = self.group {
+                put("MessageGroupId", g);
+            }
+            if let Some(d) = self.dedup {
+                put("MessageDeduplicationId", d);
+            }
+            put("SequenceNumber", format!("{:020}", self.seq));
+        }
+        let message_attributes: Attributes = if req.message_attribute_names.is_empty() {
+            Attributes::new()
+        } else {
+            let all: Attributes = self
+                .attributes
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| SqsError::Internal(format!("stored message attributes: {e}")))?
+                .unwrap_or_default();
+            all.into_iter()
+                .filter(|(k, _)| {
+                    req.message_attribute_names.iter().any(|w| {
+                        w == "All"
+                            || w == ".*"
+                            || w == k
+                            || w.strip_suffix(".*")
+                                .is_some_and(|p| k.starts_with(p) && k[p.len()..].starts_with('.'))
+                    })
+                })
+                .collect()
+        };
+        let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}:{}", self.queue, self.seq, self.token));
+        Ok(Received {
+            message_id: self.id,
+            receipt_handle: handle,
+            md5_of_body: self.md5_body,
+            body: self.body,
+            attributes,
+            md5_of_message_attributes: rules::md5_of_attributes(&message_attributes),
+            message_attributes,
         })
-        .collect();
-    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{}:{}:{}", queue.id, cand.seq, token));
-    Ok(Received {
-        message_id: cand.id.clone(),
-        receipt_handle: handle,
-        md5_of_body: md5_body,
-        body,
-        attributes,
-        md5_of_message_attributes: rules::md5_of_attributes(&message_attributes),
-        message_attributes,
-    })
+    }
 }
 
 /// Moves a message to a dead-letter queue (same id, body and attributes; receive count reset).
