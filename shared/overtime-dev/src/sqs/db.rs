@@ -8,7 +8,9 @@
 //! second thread fdatasyncs the log and only then answers the requests of every commit it
 //! covers, while the writer already runs the next group. The writer checkpoints the log into
 //! the database itself and fsyncs the database before the log can be reused, so an answered
-//! request is on disk whichever file holds it.
+//! send, delete or queue change is on disk whichever file holds it. Receives and visibility
+//! changes (and reads) are answered at commit: kill -9 cannot lose them (the page cache holds
+//! them), and a power cut could only deliver a message again.
 
 use super::SqsError;
 use super::rules::{self, QueueConfig};
@@ -167,7 +169,7 @@ type Op = Box<dyn FnOnce(&mut Db) -> (bool, Finish) + Send>;
 /// When a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// Once its commit is on disk: sends, deletes, queue changes (what must survive a crash).
+    /// Once its commit is on disk: sends, deletes and queue changes.
     Durable,
     /// Once committed: receives and visibility changes, whose loss in a power cut only
     /// makes a message visible again (SQS is at-least-once), and reads.
