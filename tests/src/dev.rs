@@ -2,7 +2,7 @@
 //! dashboard JSON, killed with SIGKILL when a test wants it dead.
 
 use crate::lambda::workspace_bin;
-use crate::server::{REGION, free_port, wait_for_port};
+use crate::server::{free_port, wait_for_port};
 use aws_sdk_sqs::Client;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -104,18 +104,9 @@ impl Dev {
         false
     }
 
-    /// An SQS client for its endpoint, with the SDK's retries set to `attempts`.
+    /// An SQS client for its endpoint, making `attempts` attempts per call.
     pub async fn client(&self, attempts: u32) -> Client {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(attempts))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "tests",
-            ))
-            .load()
-            .await;
-        Client::new(&config)
+        crate::fakes::client_with_attempts(&self.endpoint, attempts)
     }
 
     /// The dashboard's JSON.

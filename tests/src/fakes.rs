@@ -38,6 +38,11 @@ pub async fn failing_sqs(
 
 /// An SQS client for `endpoint` that does not retry, so each call is one request.
 pub fn client_for(endpoint: &str) -> Client {
+    client_with_attempts(endpoint, 1)
+}
+
+/// A client for `endpoint` whose SDK retries make `attempts` attempts in all.
+pub fn client_with_attempts(endpoint: &str, attempts: u32) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new(REGION))
@@ -45,7 +50,9 @@ pub fn client_for(endpoint: &str) -> Client {
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .retry_config(
+            aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(attempts),
+        )
         .build();
     Client::from_conf(config)
 }

@@ -16,6 +16,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> String {
+    client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("GetQueueUrl")
+        .queue_url
+        .expect("a queue URL")
+}
+
 async fn create(
     client: &aws_sdk_sqs::Client,
     name: &str,
@@ -824,22 +835,8 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         dev.log()
     );
     let client = dev.client(3).await;
-    let ok_url = client
-        .get_queue_url()
-        .queue_name("tiny-ok")
-        .send()
-        .await
-        .expect("url")
-        .queue_url
-        .expect("url");
-    let doomed = client
-        .get_queue_url()
-        .queue_name("tiny-doomed")
-        .send()
-        .await
-        .expect("url")
-        .queue_url
-        .expect("url");
+    let ok_url = queue_url(&client, "tiny-ok").await;
+    let doomed = queue_url(&client, "tiny-doomed").await;
     Queue::new(client.clone(), &doomed)
         .send(&Record {
             id: "d".into(),
@@ -870,14 +867,7 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         dev.log()
     );
     // The crashing one's message is retried, then redriven to its dead-letter queue.
-    let dlq = client
-        .get_queue_url()
-        .queue_name("tiny-doomed-dlq")
-        .send()
-        .await
-        .expect("url")
-        .queue_url
-        .expect("url");
+    let dlq = queue_url(&client, "tiny-doomed-dlq").await;
     let mut dead = Vec::new();
     let start = Instant::now();
     while dead.is_empty() && start.elapsed() < Duration::from_secs(40) {
@@ -910,14 +900,7 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
 
     // An init error is reported with its reason; the deadline is the declared timeout from now.
     for (queue, body) in [("tiny-init", "i"), ("tiny-timed", "t")] {
-        let url = client
-            .get_queue_url()
-            .queue_name(queue)
-            .send()
-            .await
-            .expect("url")
-            .queue_url
-            .expect("url");
+        let url = queue_url(&client, queue).await;
         client
             .send_message()
             .queue_url(url)
@@ -1036,14 +1019,7 @@ payload = {{ from = 0, to = 400000 }}
         dev.log()
     );
     let client = dev.client(3).await;
-    let slow = client
-        .get_queue_url()
-        .queue_name("e2e-slow")
-        .send()
-        .await
-        .expect("url")
-        .queue_url
-        .expect("url");
+    let slow = queue_url(&client, "e2e-slow").await;
     Queue::new(client.clone(), &slow)
         .send(&Record {
             id: "sleepy".into(),

@@ -23,8 +23,7 @@ pub(crate) fn function_name(d: &Declaration, f: &str) -> String {
 
 /// The deployed name of a queue (FIFO queues end in `.fifo`).
 pub(crate) fn queue_name(d: &Declaration, q: &QueueDecl) -> String {
-    let base = format!("{}-{}", d.project.name, q.name);
-    if q.fifo { base + ".fifo" } else { base }
+    q.sqs_name(&d.project.name)
 }
 
 /// The IAM role schedules run as.
@@ -128,10 +127,7 @@ pub(crate) fn render(d: &Declaration, source: &str) -> String {
 
 fn queue(d: &Declaration, q: &QueueDecl) -> Vec<(String, Node)> {
     let dlq_id = format!("{}DeadLetterQueue", logical(&q.name));
-    let dlq_name = {
-        let base = format!("{}-{}-dlq", d.project.name, q.name);
-        if q.fifo { base + ".fifo" } else { base }
-    };
+    let dlq_name = q.dead_letter_name(&d.project.name);
     let mut dlq_props = Node::map([
         ("QueueName", Node::str(dlq_name)),
         (

@@ -66,10 +66,7 @@ async fn state(State(t): State<Arc<Topology>>) -> Response {
         })
         .unwrap_or_default();
     let runs = match &t.run_store {
-        Some(spec) => match overtime::store::open(spec).await {
-            Ok(store) => store.list(RUNS_SHOWN).await.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        },
+        Some(runs) => runs.store.list(RUNS_SHOWN).await.unwrap_or_default(),
         None => Vec::new(),
     };
     axum::Json(json!({

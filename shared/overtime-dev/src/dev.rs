@@ -81,6 +81,9 @@ pub enum DevError {
         /// Why.
         source: sqs::SqsError,
     },
+    /// The run store could not be opened.
+    #[error("the run store {0}")]
+    RunStore(String),
     /// Neither file exists.
     #[error(
         "no {DECLARATION} or {VERCEL_JSON} in {0}: run overtime dev in a project, or pass --root"
@@ -91,6 +94,23 @@ pub enum DevError {
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DevError {
     let what = what.into();
     move |source| DevError::Io { what, source }
+}
+
+/// The run store the functions share, opened once for the dashboard.
+#[derive(Clone)]
+pub struct RunStoreHandle {
+    /// `sqlite:PATH`, as the functions get it in `OVERTIME_RUN_STORE`.
+    pub spec: String,
+    /// The store.
+    pub store: Arc<dyn overtime::store::RunStore>,
+}
+
+impl std::fmt::Debug for RunStoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunStoreHandle")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running topology, as the dashboard shows it.
@@ -106,8 +126,8 @@ pub struct Topology {
     pub scheduler: Option<Arc<Scheduler>>,
     /// Every invocation.
     pub log: Log,
-    /// The run store spec, when any function declares `runs`.
-    pub run_store: Option<String>,
+    /// The run store, when any function declares `runs`.
+    pub run_store: Option<RunStoreHandle>,
     /// The mappings, as (queue, function).
     pub mappings: Vec<(String, String)>,
 }
@@ -247,7 +267,7 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
     print_banner(&opts, &base, &topology).await;
     let app = sqs::router(sqs).merge(crate::dashboard::router(topology.clone()));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(overtime::worker::shutdown_signal())
         .await
         .map_err(io("serve"))
 }
@@ -281,9 +301,8 @@ async fn start(
     let mut queue_urls: HashMap<String, String> = HashMap::new();
     if let Some(d) = declaration {
         for q in &d.queues {
-            let suffix = if q.fifo { ".fifo" } else { "" };
-            let name = format!("{}-{}{suffix}", d.project.name, q.name);
-            let dlq = format!("{}-{}-dlq{suffix}", d.project.name, q.name);
+            let name = q.sqs_name(&d.project.name);
+            let dlq = q.dead_letter_name(&d.project.name);
             let mut dlq_attrs = BTreeMap::from([(
                 "MessageRetentionPeriod".to_string(),
                 DEAD_LETTER_RETENTION_SECS.to_string(),
@@ -388,9 +407,8 @@ async fn start(
             ) else {
                 continue;
             };
-            let suffix = if q.fifo { ".fifo" } else { "" };
             let spec = MappingSpec {
-                queue: format!("{}-{}{suffix}", d.project.name, q.name),
+                queue: q.sqs_name(&d.project.name),
                 batch_size: m.batch_size,
                 batching_window: Duration::from_secs(m.batching_window.into()),
                 max_concurrency: m.max_concurrency,
@@ -419,8 +437,7 @@ async fn start(
                     let Some(q) = d.queues.iter().find(|q| &q.name == queue) else {
                         continue;
                     };
-                    let suffix = if q.fifo { ".fifo" } else { "" };
-                    Target::Queue(format!("{}-{}{suffix}", d.project.name, q.name))
+                    Target::Queue(q.sqs_name(&d.project.name))
                 }
             };
             triggers.push(Trigger {
@@ -508,7 +525,15 @@ async fn start(
         broken,
         scheduler: Some(scheduler),
         log: log.clone(),
-        run_store: any_runs.then_some(run_store),
+        run_store: match any_runs {
+            true => Some(RunStoreHandle {
+                store: overtime::store::open(&run_store)
+                    .await
+                    .map_err(|e| DevError::RunStore(format!("{run_store}: {e}")))?,
+                spec: run_store,
+            }),
+            false => None,
+        },
         mappings,
     })
 }
@@ -543,8 +568,8 @@ async fn print_banner(opts: &DevOptions, base: &str, t: &Topology) {
     println!("  SQS endpoint   {base}   (AWS_ENDPOINT_URL_SQS={base})");
     println!("  dashboard      {base}/");
     println!("  state          {}", opts.state.display());
-    if let Some(store) = &t.run_store {
-        println!("  run store      {store}");
+    if let Some(runs) = &t.run_store {
+        println!("  run store      {}", runs.spec);
     }
     if let Ok(stats) = t.sqs.stats().await
         && !stats.is_empty()
@@ -598,18 +623,6 @@ async fn print_banner(opts: &DevOptions, base: &str, t: &Topology) {
         println!("  NOT RUNNING    {name}: {why}");
     }
     println!("ready");
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
 }
 
 #[cfg(test)]

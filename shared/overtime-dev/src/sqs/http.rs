@@ -220,6 +220,7 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<String, SqsError>
                 r.entries.iter().map(|e| e.id.as_deref()),
                 "SendMessageBatch",
             )?;
+            rules::check_batch_size(&r.entries)?;
             let ids: Vec<String> = r
                 .entries
                 .iter()
@@ -264,7 +265,6 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<String, SqsError>
                 Some(w) => w,
                 None => sqs.config(&name).await?.wait_secs,
             };
-            let _ = r.receive_request_attempt_id;
             let mut attribute_names = r.attribute_names;
             attribute_names.extend(r.message_system_attribute_names);
             let req = ReceiveRequest {

@@ -203,15 +203,13 @@ impl Sqs {
     }
 
     /// SendMessage(Batch): one result per entry; an error for the whole request (no such
-    /// queue, a batch over 1 MiB) is the outer one.
+    /// queue) is the outer one. A batch's total size is the caller's to check
+    /// ([`rules::check_batch_size`]).
     pub async fn send(
         &self,
         name: &str,
         entries: Vec<SendEntry>,
     ) -> Result<Vec<Result<Sent, SqsError>>, SqsError> {
-        if entries.len() > 1 {
-            ops::check_batch_size(&entries)?;
-        }
         // Checks and digests here, on the request's thread; the writer only inserts.
         let prepared: Vec<Result<ops::Prepared, SqsError>> =
             entries.into_iter().map(ops::prepare).collect();

@@ -155,7 +155,6 @@ pub(crate) struct ReceiveMessage {
     pub(crate) max_number_of_messages: Option<i64>,
     pub(crate) visibility_timeout: Option<i64>,
     pub(crate) wait_time_seconds: Option<i64>,
-    pub(crate) receive_request_attempt_id: Option<String>,
 }
 
 /// A received message.

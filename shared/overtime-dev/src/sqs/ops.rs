@@ -3,7 +3,7 @@
 use super::SqsError;
 use super::db::{Db, QueueRow, insert_queue, now_ms};
 use super::model::{Attributes, Received, SendEntry, Sent};
-use super::rules::{self, DEDUP_WINDOW_MS, MAX_DELAY_SECS, MAX_MESSAGE_BYTES};
+use super::rules::{self, DEDUP_WINDOW_MS, MAX_DELAY_SECS};
 use base64::Engine as _;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest as _, Sha256};
@@ -252,12 +252,6 @@ pub(crate) fn tag(
     Ok(tags)
 }
 
-/// A send's size as SQS counts it: body plus attribute names, types and values.
-pub(crate) fn message_size(entry: &SendEntry) -> Result<usize, SqsError> {
-    let body = entry.message_body.as_deref().unwrap_or_default();
-    Ok(body.len() + rules::check_message_attributes(&entry.message_attributes)?)
-}
-
 /// A message checked and digested outside the writer thread, ready to store.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -281,7 +275,7 @@ pub(crate) fn prepare(entry: SendEntry) -> Result<Prepared, SqsError> {
         .filter(|b| !b.is_empty())
         .ok_or_else(|| SqsError::MissingParameter("MessageBody".into()))?;
     rules::check_body(body)?;
-    let size = message_size(&entry)?;
+    let size = rules::message_size(&entry)?;
     if let Some(d) = entry.delay_seconds
         && !(0..=MAX_DELAY_SECS).contains(&d)
     {
@@ -440,22 +434,6 @@ fn sent(p: &Prepared, message_id: String, sequence: Option<String>) -> Sent {
         md5_of_message_system_attributes: p.md5_system.clone(),
         sequence_number: sequence,
     }
-}
-
-/// Checks a whole batch's size before any entry is stored.
-pub(crate) fn check_batch_size(entries: &[SendEntry]) -> Result<(), SqsError> {
-    let mut total = 0;
-    for e in entries {
-        // An entry with bad attributes fails on its own later; it counts its body here.
-        total += message_size(e).unwrap_or_else(|_| e.message_body.as_deref().map_or(0, str::len));
-    }
-    if total as i64 > MAX_MESSAGE_BYTES {
-        return Err(SqsError::BatchRequestTooLong {
-            size: total,
-            limit: MAX_MESSAGE_BYTES as usize,
-        });
-    }
-    Ok(())
 }
 
 /// What a receive asks for.

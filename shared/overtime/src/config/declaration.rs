@@ -111,6 +111,21 @@ pub struct QueueDecl {
     pub delay: u32,
 }
 
+impl QueueDecl {
+    /// Its SQS name, on AWS and under `overtime dev` alike: `<project>-<name>`, with `.fifo`
+    /// for a FIFO queue.
+    pub fn sqs_name(&self, project: &str) -> String {
+        let base = format!("{project}-{}", self.name);
+        if self.fifo { base + ".fifo" } else { base }
+    }
+
+    /// Its dead-letter queue's SQS name: `<project>-<name>-dlq`, with `.fifo` for FIFO.
+    pub fn dead_letter_name(&self, project: &str) -> String {
+        let base = format!("{project}-{}-dlq", self.name);
+        if self.fifo { base + ".fifo" } else { base }
+    }
+}
+
 /// What a schedule invokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
