@@ -1,35 +1,42 @@
-//! The SQLite file behind the endpoint, and the one writer thread that owns it.
+//! The SQLite file behind the endpoint: loaded into memory at start, then kept as a redo log of
+//! every change the memory state goes through, written by one thread.
 //!
-//! Every request runs as a closure on that thread inside a savepoint; the thread gathers
-//! whatever requests are waiting into one transaction and commits it once (a group commit).
-//! A request whose closure fails rolls back its own savepoint only.
+//! Requests run against the state in memory ([`super::state`]) and hand the changes they made
+//! to the writer thread, in the order they made them. The writer gathers whatever changes are
+//! waiting into one transaction and commits once (a group commit); the tables carry no index
+//! but their row ids, so a change is one b-tree write.
 //!
 //! Durability is pipelined: SQLite commits to the write-ahead log without syncing, and a
 //! second thread fdatasyncs the log and only then answers the requests of every commit it
 //! covers, while the writer already runs the next group. The writer checkpoints the log into
 //! the database itself and fsyncs the database before the log can be reused, so an answered
 //! send, delete or queue change is on disk whichever file holds it. Receives and visibility
-//! changes (and reads) are answered at commit: kill -9 cannot lose them (the page cache holds
-//! them), and a power cut could only deliver a message again.
+//! changes are logged without waiting: kill -9 cannot lose what reached SQLite (the page
+//! cache holds it), and losing one in a power cut only makes a message visible again early
+//! (SQS is at-least-once).
+//!
+//! A commit that fails leaves memory ahead of the disk; the store then refuses every request
+//! with the reason until it is restarted, which reloads what is on disk.
 
 use super::SqsError;
-use super::rules::{self, QueueConfig};
-use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeMap, HashMap};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use super::state::{Change, Content, MoveTask, Msg, QueueRow, QueueState, State};
+use rusqlite::{Connection, params};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
 
 /// Most requests one transaction takes.
-const MAX_GROUP: usize = 512;
+const MAX_GROUP: usize = 1024;
 /// Commits between checkpoints of the write-ahead log into the database.
 const CHECKPOINT_EVERY: u32 = 500;
+/// The layout below (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queues (
     id          INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
     attributes  TEXT NOT NULL,
     tags        TEXT NOT NULL DEFAULT '{}',
     created_ms  INTEGER NOT NULL,
@@ -37,7 +44,7 @@ CREATE TABLE IF NOT EXISTS queues (
     purged_ms   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS messages (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq          INTEGER PRIMARY KEY,
     queue        INTEGER NOT NULL,
     id           TEXT NOT NULL,
     body         TEXT NOT NULL,
@@ -54,8 +61,6 @@ CREATE TABLE IF NOT EXISTS messages (
     dedup_id     TEXT,
     dead_from    TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_ms);
-CREATE INDEX IF NOT EXISTS messages_order ON messages (queue, seq);
 CREATE TABLE IF NOT EXISTS dedup (
     queue      INTEGER NOT NULL,
     key        TEXT NOT NULL,
@@ -76,110 +81,26 @@ CREATE TABLE IF NOT EXISTS move_tasks (
 );
 ";
 
-/// A queue as the writer knows it.
-#[derive(Debug, Clone)]
-pub(crate) struct QueueRow {
-    /// Row id.
-    pub(crate) id: i64,
-    /// Name.
-    pub(crate) name: String,
-    /// The attributes it was given (settable ones only).
-    pub(crate) attributes: BTreeMap<String, String>,
-    /// What they mean.
-    pub(crate) config: QueueConfig,
-    /// Tags.
-    pub(crate) tags: BTreeMap<String, String>,
-    /// Creation time.
-    pub(crate) created_ms: i64,
-    /// Last attribute change.
-    pub(crate) modified_ms: i64,
-    /// Last purge.
-    pub(crate) purged_ms: i64,
-}
+/// The first layout (indexes on the messages, AUTOINCREMENT) brought to the current one.
+const MIGRATE_FROM_1: &str = "
+DROP INDEX IF EXISTS messages_visible;
+DROP INDEX IF EXISTS messages_order;
+ALTER TABLE messages RENAME TO messages_v1;
+";
 
-/// The connection and what the writer caches of it.
-pub(crate) struct Db {
-    /// The open database (used on the writer thread only).
-    pub(crate) conn: Connection,
-    queues: HashMap<String, QueueRow>,
-    swept: HashMap<i64, i64>,
-}
+/// A reply to a request, once its changes are durable.
+type Reply = oneshot::Sender<Result<(), SqsError>>;
 
-impl Db {
-    /// The queue of that name.
-    pub(crate) fn queue(&mut self, name: &str) -> Result<QueueRow, SqsError> {
-        if let Some(q) = self.queues.get(name) {
-            return Ok(q.clone());
-        }
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT id, name, attributes, tags, created_ms, modified_ms, purged_ms FROM queues WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            })
-            .optional()?
-            .ok_or(SqsError::QueueDoesNotExist)?;
-        let attributes: BTreeMap<String, String> = serde_json::from_str(&row.2)
-            .map_err(|e| SqsError::Internal(format!("stored attributes of {name}: {e}")))?;
-        let queue = QueueRow {
-            id: row.0,
-            name: row.1,
-            config: rules::config_of(&attributes)?,
-            attributes,
-            tags: serde_json::from_str(&row.3).unwrap_or_default(),
-            created_ms: row.4,
-            modified_ms: row.5,
-            purged_ms: row.6,
-        };
-        self.queues.insert(name.to_owned(), queue.clone());
-        Ok(queue)
-    }
-
-    /// True (and noted) when the queue's expired messages were last swept over a second ago.
-    pub(crate) fn expiry_due(&mut self, queue: i64, now: i64) -> bool {
-        let last = self.swept.entry(queue).or_insert(0);
-        if now - *last < 1000 {
-            return false;
-        }
-        *last = now;
-        true
-    }
-
-    /// Forgets what is cached of a queue (after it changes).
-    pub(crate) fn forget(&mut self, name: &str) {
-        self.queues.remove(name);
-    }
-}
-
-type Finish = Box<dyn FnOnce(Result<(), SqsError>) + Send>;
-/// A request: its work, whether it succeeded, its answer, and whether the answer waits for
-/// the log to be synced.
-type Op = Box<dyn FnOnce(&mut Db) -> (bool, Finish) + Send>;
-
-/// When a request is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
-    /// Once its commit is on disk: sends, deletes and queue changes.
-    Durable,
-    /// Once committed: receives and visibility changes, whose loss in a power cut only
-    /// makes a message visible again (SQS is at-least-once), and reads.
-    Committed,
+/// Changes of one request, and who waits for them to be durable (nobody, for receives).
+struct Job {
+    changes: Vec<Change>,
+    reply: Option<Reply>,
 }
 
 /// A handle on the writer thread; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::Sender<(Answer, Op)>,
+    tx: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -188,83 +109,301 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// Opens (creating or migrating) the database at `path`, loads it, and starts the writer
+/// thread, which logs changes to it and marks `state` failed if a commit fails.
+pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError> {
+    let mut conn = Connection::open(path)?;
+    // The syncer thread and the writer's checkpoints make commits durable (see above), so
+    // SQLite itself does not sync, and does not checkpoint on its own.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
+    )?;
+    migrate(&mut conn)?;
+    let state = load(&conn)?;
+    // Whatever an earlier run left in the log goes into the database, durably, now.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let db_file = std::fs::File::open(path)
+        .map_err(|e| SqsError::Internal(format!("open {}: {e}", path.display())))?;
+    db_file
+        .sync_all()
+        .map_err(|e| SqsError::Internal(format!("sync {}: {e}", path.display())))?;
+    let mut wal_path = path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    let wal_path = std::path::PathBuf::from(wal_path);
+    let (sync_tx, sync_rx) = mpsc::channel::<Synced>();
+    std::thread::Builder::new()
+        .name("overtime-sqs-sync".into())
+        .spawn(move || syncer(&wal_path, &sync_rx))
+        .map_err(|e| SqsError::Internal(format!("start the sync thread: {e}")))?;
+    let state = Arc::new(Mutex::new(state));
+    let (tx, rx) = mpsc::channel::<Job>();
+    let shared = state.clone();
+    std::thread::Builder::new()
+        .name("overtime-sqs-writer".into())
+        .spawn(move || run(&conn, &rx, &sync_tx, &db_file, &shared))
+        .map_err(|e| SqsError::Internal(format!("start the writer thread: {e}")))?;
+    Ok((state, Writer { tx }))
+}
+
 impl Writer {
-    /// Opens (creating) the database at `path` and starts the writer thread.
-    pub(crate) fn open(path: &Path) -> Result<Self, SqsError> {
-        let conn = Connection::open(path)?;
-        // The syncer thread and the writer's checkpoints make commits durable (see above), so
-        // SQLite itself does not sync, and does not checkpoint on its own.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
-        )?;
-        conn.execute_batch(SCHEMA)?;
-        // Whatever an earlier run left in the log goes into the database, durably, now.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        let db_file = std::fs::File::open(path)
-            .map_err(|e| SqsError::Internal(format!("open {}: {e}", path.display())))?;
-        db_file
-            .sync_all()
-            .map_err(|e| SqsError::Internal(format!("sync {}: {e}", path.display())))?;
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        let wal_path = std::path::PathBuf::from(wal_path);
-        let (sync_tx, sync_rx) = mpsc::channel::<Synced>();
-        std::thread::Builder::new()
-            .name("overtime-sqs-sync".into())
-            .spawn(move || syncer(&wal_path, &sync_rx))
-            .map_err(|e| SqsError::Internal(format!("start the sync thread: {e}")))?;
-        let (tx, rx) = mpsc::channel::<(Answer, Op)>();
-        std::thread::Builder::new()
-            .name("overtime-sqs-writer".into())
-            .spawn(move || {
-                let mut db = Db {
-                    conn,
-                    queues: HashMap::new(),
-                    swept: HashMap::new(),
-                };
-                run(&mut db, &rx, &sync_tx, &db_file);
-            })
-            .map_err(|e| SqsError::Internal(format!("start the writer thread: {e}")))?;
-        Ok(Writer { tx })
-    }
-
-    /// Runs `f` on the writer thread in its own savepoint; answers once its transaction is
-    /// durable.
-    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, SqsError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Db) -> Result<T, SqsError> + Send + 'static,
-    {
-        self.call_as(Answer::Durable, f).await
-    }
-
-    /// Runs `f` on the writer thread in its own savepoint; answers as `when` says.
-    pub(crate) async fn call_as<T, F>(&self, when: Answer, f: F) -> Result<T, SqsError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Db) -> Result<T, SqsError> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let op: Op = Box::new(move |db| {
-            let result = catch_unwind(AssertUnwindSafe(|| f(db)))
-                .unwrap_or_else(|_| Err(SqsError::Internal("a request panicked".into())));
-            let ok = result.is_ok();
-            let finish: Finish = Box::new(move |commit| {
-                let _ = reply.send(commit.and(result));
-            });
-            (ok, finish)
-        });
-        self.tx
-            .send((when, op))
-            .map_err(|_| SqsError::Internal("the store is closed".into()))?;
+    /// Logs `changes`; the receiver answers once they are durable (`None` without a wait).
+    pub(crate) fn log(
+        &self,
+        changes: Vec<Change>,
+        wait: bool,
+    ) -> Option<oneshot::Receiver<Result<(), SqsError>>> {
+        let (reply, answer) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        // A send fails only when the writer is gone; the receiver then answers with an error.
+        let _ = self.tx.send(Job { changes, reply });
         answer
-            .await
-            .map_err(|_| SqsError::Internal("the store stopped".into()))?
     }
 }
 
-/// A commit's answers, waiting for the log to be synced.
-type Synced = (Vec<Finish>, Result<(), SqsError>);
+fn migrate(conn: &mut Connection) -> Result<(), SqsError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let old: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
+        [],
+        |r| r.get(0),
+    )?;
+    if old {
+        tx.execute_batch(MIGRATE_FROM_1)?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    if old {
+        tx.execute_batch(
+            "INSERT INTO messages SELECT seq, queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, receives, first_ms, receipt, group_id, dedup_id, dead_from FROM messages_v1;
+             DROP TABLE messages_v1;",
+        )?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reads the whole store into memory.
+fn load(conn: &Connection) -> Result<State, SqsError> {
+    let now = super::state::now_ms();
+    let mut state = State::default();
+    let mut names = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, name, attributes, tags, created_ms, modified_ms, purged_ms FROM queues",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, i64>(6)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, name, attributes, tags, created_ms, modified_ms, purged_ms) = row?;
+        let attributes: BTreeMap<String, String> = serde_json::from_str(&attributes)
+            .map_err(|e| SqsError::Internal(format!("stored attributes of {name}: {e}")))?;
+        let queue = QueueRow {
+            id,
+            name: name.clone(),
+            config: super::rules::config_of(&attributes)?,
+            attributes,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            created_ms,
+            modified_ms,
+            purged_ms,
+        };
+        state.next_queue_id = state.next_queue_id.max(id + 1);
+        names.insert(id, name.clone());
+        state.queues.insert(name, QueueState::new(queue));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT seq, queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, receives, first_ms, receipt, group_id, dedup_id, dead_from FROM messages ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        state.next_seq = state.next_seq.max(seq + 1);
+        let Some(queue) = names
+            .get(&r.get::<_, i64>(1)?)
+            .and_then(|n| state.queues.get_mut(n))
+        else {
+            continue;
+        };
+        let content = Content {
+            id: r.get(2)?,
+            body: r.get(3)?,
+            attributes: r.get(4)?,
+            md5_body: r.get(5)?,
+            md5_attrs: r.get(6)?,
+            trace: r.get(7)?,
+            sent_ms: r.get(8)?,
+            group: r.get(13)?,
+            dedup: r.get(14)?,
+        };
+        let receipt: Option<String> = r.get(12)?;
+        queue.put(
+            seq,
+            Msg {
+                content: Arc::new(content),
+                visible_ms: r.get(9)?,
+                receives: r.get(10)?,
+                first_ms: r.get(11)?,
+                receipt: receipt
+                    .and_then(|t| u64::from_str_radix(&t, 16).ok())
+                    .unwrap_or(0),
+                dead_from: r.get::<_, Option<String>>(15)?.map(Arc::from),
+            },
+        );
+    }
+    let mut stmt = conn.prepare(
+        "SELECT queue, key, message_id, sequence, expires_ms FROM dedup WHERE expires_ms > ?1",
+    )?;
+    let rows = stmt.query_map([now], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (q, key, message_id, sequence, expires_ms) = row?;
+        if let Some(queue) = names.get(&q).and_then(|n| state.queues.get_mut(n)) {
+            queue.dedup.insert(key, (message_id, sequence, expires_ms));
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT handle, source_arn, dest_arn, rate, moved, to_move, status, started_ms FROM move_tasks ORDER BY started_ms",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(MoveTask {
+            handle: r.get(0)?,
+            source_arn: r.get(1)?,
+            dest_arn: r.get(2)?,
+            rate: r.get(3)?,
+            moved: r.get(4)?,
+            to_move: r.get(5)?,
+            status: r.get(6)?,
+            started_ms: r.get(7)?,
+        })
+    })?;
+    for task in rows {
+        state.move_tasks.push(task?);
+    }
+    conn.execute("DELETE FROM dedup WHERE expires_ms <= ?1", [now])?;
+    Ok(state)
+}
+
+/// Writes one change.
+fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
+    match change {
+        Change::PutQueue(q) => {
+            let attrs = serde_json::to_string(&q.attributes).unwrap_or_else(|_| "{}".into());
+            let tags = serde_json::to_string(&q.tags).unwrap_or_else(|_| "{}".into());
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO queues (id, name, attributes, tags, created_ms, modified_ms, purged_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![q.id, q.name, attrs, tags, q.created_ms, q.modified_ms, q.purged_ms])?;
+        }
+        Change::DeleteQueue(id) => {
+            conn.execute("DELETE FROM messages WHERE queue = ?1", [id])?;
+            conn.execute("DELETE FROM dedup WHERE queue = ?1", [id])?;
+            conn.execute("DELETE FROM queues WHERE id = ?1", [id])?;
+        }
+        Change::DeleteMessagesOf(id) => {
+            conn.execute("DELETE FROM messages WHERE queue = ?1", [id])?;
+        }
+        Change::PutMessage { queue, seq, msg } => {
+            let c = &msg.content;
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO messages (seq, queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, receives, first_ms, receipt, group_id, dedup_id, dead_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                seq,
+                queue,
+                c.id,
+                c.body,
+                c.attributes,
+                c.md5_body,
+                c.md5_attrs,
+                c.trace,
+                c.sent_ms,
+                msg.visible_ms,
+                msg.receives,
+                msg.first_ms,
+                (msg.receipt != 0).then(|| format!("{:016x}", msg.receipt)),
+                c.group,
+                c.dedup,
+                msg.dead_from.as_deref(),
+            ])?;
+        }
+        Change::MessageState {
+            seq,
+            visible_ms,
+            receives,
+            first_ms,
+            receipt,
+        } => {
+            conn.prepare_cached(
+                "UPDATE messages SET visible_ms = ?1, receives = ?2, first_ms = ?3, receipt = ?4 WHERE seq = ?5",
+            )?
+            .execute(params![
+                visible_ms,
+                receives,
+                first_ms,
+                format!("{receipt:016x}"),
+                seq
+            ])?;
+        }
+        Change::Visibility { seq, visible_ms } => {
+            conn.prepare_cached("UPDATE messages SET visible_ms = ?1 WHERE seq = ?2")?
+                .execute(params![visible_ms, seq])?;
+        }
+        Change::DeleteMessage(seq) => {
+            conn.prepare_cached("DELETE FROM messages WHERE seq = ?1")?
+                .execute([seq])?;
+        }
+        Change::PutDedup {
+            queue,
+            key,
+            message_id,
+            sequence,
+            expires_ms,
+        } => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO dedup (queue, key, message_id, sequence, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![queue, key, message_id, sequence, expires_ms])?;
+        }
+        Change::ExpireDedup { queue, now } => {
+            conn.prepare_cached("DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2")?
+                .execute(params![queue, now])?;
+        }
+        Change::PutMoveTask(t) => {
+            conn.execute(
+                "INSERT OR REPLACE INTO move_tasks (handle, source_arn, dest_arn, rate, moved, to_move, status, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![t.handle, t.source_arn, t.dest_arn, t.rate, t.moved, t.to_move, t.status, t.started_ms],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A commit's replies, waiting for the log to be synced.
+type Synced = (Vec<Reply>, Result<(), SqsError>);
 
 fn syncer(wal_path: &Path, rx: &mpsc::Receiver<Synced>) {
     let mut wal: Option<std::fs::File> = None;
@@ -285,71 +424,65 @@ fn syncer(wal_path: &Path, rx: &mpsc::Receiver<Synced>) {
                 wal_path.display()
             ))),
         };
-        for (finishes, commit) in pending {
+        for (replies, commit) in pending {
             let result = commit.and(synced.clone());
-            for finish in finishes {
-                finish(result.clone());
+            for reply in replies {
+                let _ = reply.send(result.clone());
             }
         }
     }
 }
 
 fn run(
-    db: &mut Db,
-    rx: &mpsc::Receiver<(Answer, Op)>,
+    conn: &Connection,
+    rx: &mpsc::Receiver<Job>,
     sync: &mpsc::Sender<Synced>,
     db_file: &std::fs::File,
+    state: &Mutex<State>,
 ) {
     let mut commits = 0u32;
+    let mut failed: Option<SqsError> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
-                Ok(op) => group.push(op),
+                Ok(job) => group.push(job),
                 Err(_) => break,
             }
         }
-        let began = exec_cached(&db.conn, "BEGIN IMMEDIATE");
-        let mut finishes = Vec::with_capacity(group.len());
-        let mut committed = Vec::new();
-        for (when, op) in group {
-            let finishes = match when {
-                Answer::Durable => &mut finishes,
-                Answer::Committed => &mut committed,
-            };
-            if began.is_err() {
-                finishes.push(op(db).1);
-                continue;
+        let mut replies: Vec<Reply> = group.iter_mut().filter_map(|j| j.reply.take()).collect();
+        if let Some(e) = &failed {
+            // Memory is ahead of the disk: nothing more is written until a restart.
+            for reply in replies.drain(..) {
+                let _ = reply.send(Err(e.clone()));
             }
-            let _ = exec_cached(&db.conn, "SAVEPOINT op");
-            let (ok, finish) = op(db);
-            let end = if ok {
-                exec_cached(&db.conn, "RELEASE op")
-            } else {
-                exec_cached(&db.conn, "ROLLBACK TO op")
-                    .and_then(|()| exec_cached(&db.conn, "RELEASE op"))
-            };
-            if end.is_err() {
-                db.queues.clear();
+            continue;
+        }
+        let written = (|| -> rusqlite::Result<()> {
+            exec_cached(conn, "BEGIN IMMEDIATE")?;
+            for job in &group {
+                for change in &job.changes {
+                    apply(conn, change)?;
+                }
             }
-            finishes.push(finish);
-        }
-        let commit = match began {
-            Err(e) => Err(SqsError::from(e)),
-            Ok(()) => exec_cached(&db.conn, "COMMIT").map_err(SqsError::from),
-        };
-        if commit.is_err() {
-            let _ = db.conn.execute_batch("ROLLBACK");
-            // Cached queue rows may describe changes that were rolled back.
-            db.queues.clear();
-        }
+            exec_cached(conn, "COMMIT")
+        })();
+        let commit = written.map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            let e = SqsError::Internal(format!(
+                "the queue store could not write ({e}); restart overtime dev, which reloads what is on disk"
+            ));
+            tracing::error!(error = %e, "queue store failed");
+            state.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(e.to_string());
+            failed = Some(e.clone());
+            e
+        });
         commits += 1;
         if commits >= CHECKPOINT_EVERY {
             commits = 0;
             // Into the database, which is synced before the next transaction may reuse the
             // log (a complete checkpoint lets it start over).
-            let checkpointed = db
-                .conn
+            let checkpointed = conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                 .map_err(SqsError::from)
                 .and_then(|()| {
@@ -361,42 +494,19 @@ fn run(
                 tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
             }
         }
-        for finish in committed {
-            finish(commit.clone());
+        if replies.is_empty() {
+            continue;
         }
-        if let Err(mpsc::SendError((finishes, _))) = sync.send((finishes, commit)) {
-            for finish in finishes {
-                finish(Err(SqsError::Internal("the sync thread stopped".into())));
+        if let Err(mpsc::SendError((replies, _))) = sync.send((replies, commit)) {
+            for reply in replies {
+                let _ = reply.send(Err(SqsError::Internal("the sync thread stopped".into())));
             }
         }
     }
 }
 
-/// Runs a parameterless statement from the statement cache (these run several times a
-/// request; parsing them each time showed in profiles).
+/// Runs a parameterless statement from the statement cache (these run once a group; parsing
+/// them each time showed in profiles).
 fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Inserts a queue row.
-pub(crate) fn insert_queue(
-    db: &mut Db,
-    name: &str,
-    attributes: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), SqsError> {
-    let now = now_ms();
-    let attrs = serde_json::to_string(attributes).map_err(|e| SqsError::Internal(e.to_string()))?;
-    let tags = serde_json::to_string(tags).map_err(|e| SqsError::Internal(e.to_string()))?;
-    db.conn.execute(
-        "INSERT INTO queues (name, attributes, tags, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![name, attrs, tags, now],
-    )?;
-    db.forget(name);
-    Ok(())
 }

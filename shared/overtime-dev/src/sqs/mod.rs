@@ -16,26 +16,34 @@ mod http;
 pub mod model;
 mod ops;
 pub mod rules;
+mod state;
 
 pub use error::SqsError;
 pub use http::router;
 pub use ops::ReceiveRequest;
 
-use db::{Answer, Writer};
+use db::Writer;
 use model::{Received, SendEntry, Sent};
+use state::State;
 use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
-/// How often a long poll looks again without being woken (delays and visibility timeouts
-/// end without a send to wake it).
-const LONG_POLL_TICK: Duration = Duration::from_millis(100);
+/// The longest a long poll waits without looking again. It is woken by sends, visibility
+/// changes and (FIFO) deletes, and sleeps until the queue's next message becomes visible;
+/// this only bounds a wait nothing announced.
+const LONG_POLL_TICK: Duration = Duration::from_secs(1);
+
+/// Waits for a request's changes to be durable.
+type Durable = Option<oneshot::Receiver<Result<(), SqsError>>>;
 
 /// The queue service: the store, and wake-ups for long polls. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Sqs {
+    state: Arc<Mutex<State>>,
     writer: Writer,
     base_url: Arc<str>,
     wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
@@ -61,8 +69,10 @@ pub struct QueueStats {
 impl Sqs {
     /// Opens the store at `path`; queue URLs begin with `base_url`.
     pub fn open(path: &Path, base_url: &str) -> Result<Self, SqsError> {
+        let (state, writer) = db::open(path)?;
         Ok(Sqs {
-            writer: Writer::open(path)?,
+            state,
+            writer,
             base_url: base_url.trim_end_matches('/').into(),
             wakers: Arc::default(),
         })
@@ -112,6 +122,54 @@ impl Sqs {
         }
     }
 
+    /// Runs `f` on the queues under the lock and hands the changes it made to the log, in
+    /// order; with `wait`, the returned receiver answers once they are durable.
+    fn apply<T>(
+        &self,
+        wait: bool,
+        f: impl FnOnce(&mut State) -> Result<T, SqsError>,
+    ) -> Result<(T, Durable), SqsError> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reason) = &st.failed {
+            return Err(SqsError::Internal(reason.clone()));
+        }
+        let Ok(result) = catch_unwind(AssertUnwindSafe(|| f(&mut st))) else {
+            // Memory may be half changed; what is on disk is whole.
+            st.log.clear();
+            let reason = "a request panicked; restart overtime dev, which reloads what is on disk"
+                .to_owned();
+            st.failed = Some(reason.clone());
+            return Err(SqsError::Internal(reason));
+        };
+        let changes = std::mem::take(&mut st.log);
+        let durable = if changes.is_empty() {
+            None
+        } else {
+            self.writer.log(changes, wait)
+        };
+        drop(st);
+        result.map(|t| (t, durable))
+    }
+
+    /// [`Sqs::apply`], answering once the changes are durable.
+    async fn durably<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, SqsError>,
+    ) -> Result<T, SqsError> {
+        let (t, durable) = self.apply(true, f)?;
+        if let Some(rx) = durable {
+            rx.await
+                .map_err(|_| SqsError::Internal("the store stopped".into()))??;
+        }
+        Ok(t)
+    }
+
+    /// [`Sqs::apply`], answering at once: reads, and changes whose loss can only make a
+    /// message visible again early (receives, visibility changes).
+    fn now<T>(&self, f: impl FnOnce(&mut State) -> Result<T, SqsError>) -> Result<T, SqsError> {
+        self.apply(false, f).map(|(t, _)| t)
+    }
+
     /// CreateQueue: the queue's URL.
     pub async fn create_queue(
         &self,
@@ -119,28 +177,20 @@ impl Sqs {
         attributes: BTreeMap<String, String>,
         tags: BTreeMap<String, String>,
     ) -> Result<String, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| ops::create_queue(db, &n, &attributes, &tags))
+        self.durably(|st| ops::create_queue(st, name, &attributes, &tags))
             .await?;
         Ok(self.queue_url(name))
     }
 
     /// GetQueueUrl.
     pub async fn get_queue_url(&self, name: &str) -> Result<String, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call_as(Answer::Committed, move |db| db.queue(&n).map(|_| ()))
-            .await?;
+        self.now(|st| st.queue(name).map(|_| ()))?;
         Ok(self.queue_url(name))
     }
 
     /// ListQueues: names starting with `prefix`.
     pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, SqsError> {
-        let p = prefix.to_owned();
-        self.writer
-            .call_as(Answer::Committed, move |db| ops::list_queues(db, &p))
-            .await
+        self.now(|st| Ok(ops::list_queues(st, prefix)))
     }
 
     /// GetQueueAttributes.
@@ -149,20 +199,12 @@ impl Sqs {
         name: &str,
         names: Vec<String>,
     ) -> Result<BTreeMap<String, String>, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call_as(Answer::Committed, move |db| {
-                ops::get_attributes(db, &n, &names)
-            })
-            .await
+        self.now(|st| ops::get_attributes(st, name, &names))
     }
 
     /// The queue's settings.
     pub async fn config(&self, name: &str) -> Result<rules::QueueConfig, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| db.queue(&n).map(|q| q.config))
-            .await
+        self.now(|st| st.queue(name).map(|q| q.row.config.clone()))
     }
 
     /// SetQueueAttributes.
@@ -171,22 +213,18 @@ impl Sqs {
         name: &str,
         attributes: BTreeMap<String, String>,
     ) -> Result<(), SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| ops::set_attributes(db, &n, &attributes))
+        self.durably(|st| ops::set_attributes(st, name, &attributes))
             .await
     }
 
     /// DeleteQueue.
     pub async fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
-        let n = name.to_owned();
-        self.writer.call(move |db| ops::delete_queue(db, &n)).await
+        self.durably(|st| ops::delete_queue(st, name)).await
     }
 
     /// PurgeQueue.
     pub async fn purge(&self, name: &str) -> Result<(), SqsError> {
-        let n = name.to_owned();
-        self.writer.call(move |db| ops::purge(db, &n)).await
+        self.durably(|st| ops::purge(st, name)).await
     }
 
     /// Tags and untags; the queue's tags after.
@@ -196,10 +234,7 @@ impl Sqs {
         add: BTreeMap<String, String>,
         remove: Vec<String>,
     ) -> Result<BTreeMap<String, String>, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| ops::tag(db, &n, &add, &remove))
-            .await
+        self.durably(|st| ops::tag(st, name, &add, &remove)).await
     }
 
     /// SendMessage(Batch): one result per entry; an error for the whole request (no such
@@ -210,17 +245,15 @@ impl Sqs {
         name: &str,
         entries: Vec<SendEntry>,
     ) -> Result<Vec<Result<Sent, SqsError>>, SqsError> {
-        // Checks and digests here, on the request's thread; the writer only inserts.
+        // Checks and digests here, outside the lock.
         let prepared: Vec<Result<ops::Prepared, SqsError>> =
             entries.into_iter().map(ops::prepare).collect();
-        let n = name.to_owned();
         let results = self
-            .writer
-            .call(move |db| {
-                let queue = db.queue(&n)?;
+            .durably(|st| {
+                st.queue(name)?;
                 Ok(prepared
                     .into_iter()
-                    .map(|p| p.and_then(|p| ops::insert(db, &queue, &p)))
+                    .map(|p| p.and_then(|p| ops::insert(st, name, p)))
                     .collect::<Vec<_>>())
             })
             .await?;
@@ -241,18 +274,24 @@ impl Sqs {
             let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let n = name.to_owned();
-            let r = req.clone();
-            let (got, dead_lettered_to) =
-                self.writer.call(move |db| ops::receive(db, &n, &r)).await?;
-            if let Some(dlq) = dead_lettered_to {
-                self.wake(&dlq);
+            let got = self.now(|st| ops::receive(st, name, &req))?;
+            if let Some(dlq) = &got.dead_lettered_to {
+                self.wake(dlq);
             }
             let now = Instant::now();
-            if !got.is_empty() || now >= deadline {
-                return got.into_iter().map(|t| t.into_received(&req)).collect();
+            if !got.taken.is_empty() || now >= deadline {
+                return got
+                    .taken
+                    .into_iter()
+                    .map(|t| t.into_received(&req))
+                    .collect();
             }
-            let _ = tokio::time::timeout(LONG_POLL_TICK.min(deadline - now), notified).await;
+            let mut nap = LONG_POLL_TICK.min(deadline - now);
+            if let Some(at) = got.next_visible {
+                let ms = u64::try_from(at - state::now_ms()).unwrap_or(0);
+                nap = nap.min(Duration::from_millis(ms + 1));
+            }
+            let _ = tokio::time::timeout(nap, notified).await;
         }
     }
 
@@ -262,13 +301,17 @@ impl Sqs {
         name: &str,
         handles: Vec<String>,
     ) -> Result<Vec<Result<bool, SqsError>>, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| {
-                let queue = db.queue(&n)?;
-                Ok(handles.iter().map(|h| ops::delete(db, &queue, h)).collect())
+        let results = self
+            .durably(|st| {
+                st.queue(name)?;
+                Ok(handles.iter().map(|h| ops::delete(st, name, h)).collect())
             })
-            .await
+            .await?;
+        // A delete unblocks a FIFO message group (FIFO queue names end in `.fifo`).
+        if name.ends_with(".fifo") {
+            self.wake(name);
+        }
+        Ok(results)
     }
 
     /// ChangeMessageVisibility(Batch): one result per (handle, seconds).
@@ -277,27 +320,20 @@ impl Sqs {
         name: &str,
         entries: Vec<(String, i64)>,
     ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
-        let n = name.to_owned();
-        let results = self
-            .writer
-            .call_as(Answer::Committed, move |db| {
-                let queue = db.queue(&n)?;
-                Ok(entries
-                    .iter()
-                    .map(|(h, t)| ops::change_visibility(db, &queue, h, *t))
-                    .collect::<Vec<_>>())
-            })
-            .await?;
+        let results = self.now(|st| {
+            st.queue(name)?;
+            Ok(entries
+                .iter()
+                .map(|(h, t)| ops::change_visibility(st, name, h, *t))
+                .collect::<Vec<_>>())
+        })?;
         self.wake(name);
         Ok(results)
     }
 
     /// ListDeadLetterSourceQueues: names.
     pub async fn dead_letter_sources(&self, name: &str) -> Result<Vec<String>, SqsError> {
-        let n = name.to_owned();
-        self.writer
-            .call(move |db| ops::dead_letter_sources(db, &n))
-            .await
+        self.now(|st| ops::dead_letter_sources(st, name))
     }
 
     /// StartMessageMoveTask: moves a dead-letter queue's messages back; the task handle.
@@ -307,12 +343,10 @@ impl Sqs {
         dest_arn: Option<String>,
         rate: Option<i64>,
     ) -> Result<String, SqsError> {
-        let (handle, _) = self
-            .writer
-            .call(move |db| ops::move_messages(db, &source_arn, dest_arn.as_deref(), rate))
+        let (handle, targets) = self
+            .durably(|st| ops::move_messages(st, &source_arn, dest_arn.as_deref(), rate))
             .await?;
-        let names = self.list_queues("").await?;
-        for n in names {
+        for n in targets {
             self.wake(&n);
         }
         Ok(handle)
@@ -324,31 +358,165 @@ impl Sqs {
         source_arn: String,
         max: i64,
     ) -> Result<Vec<serde_json::Value>, SqsError> {
-        self.writer
-            .call(move |db| ops::move_tasks(db, &source_arn, max))
-            .await
+        self.now(|st| Ok(ops::move_tasks(st, &source_arn, max)))
     }
 
     /// Every queue with its depth.
     pub async fn stats(&self) -> Result<Vec<QueueStats>, SqsError> {
-        let base = self.clone();
-        self.writer
-            .call_as(Answer::Committed, move |db| {
-                let mut out = Vec::new();
-                for name in ops::list_queues(db, "")? {
-                    let q = db.queue(&name)?;
-                    let (visible, in_flight, delayed) = ops::counts(db, &q)?;
-                    out.push(QueueStats {
-                        url: base.queue_url(&name),
-                        dead_letter_queue: q.config.redrive.map(|(d, _)| d),
-                        name,
+        let now = state::now_ms();
+        self.now(|st| {
+            Ok(st
+                .queues
+                .values()
+                .map(|q| {
+                    let (visible, in_flight, delayed) = q.counts(now);
+                    QueueStats {
+                        url: self.queue_url(&q.row.name),
+                        dead_letter_queue: q.row.config.redrive.clone().map(|(d, _)| d),
+                        name: q.row.name.clone(),
                         visible,
                         in_flight,
                         delayed,
-                    });
-                }
-                Ok(out)
-            })
+                    }
+                })
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("overtime-sqs-{}.db", uuid::Uuid::new_v4()))
+    }
+
+    fn entry(body: &str) -> SendEntry {
+        SendEntry {
+            message_body: Some(body.into()),
+            ..SendEntry::default()
+        }
+    }
+
+    fn all_attributes(max: i64, visibility: i64) -> ReceiveRequest {
+        ReceiveRequest {
+            max,
+            visibility: Some(visibility),
+            attribute_names: vec!["All".into()],
+            message_attribute_names: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restart_keeps_messages_receive_counts_receipts_and_deletes() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        sqs.create_queue("q", BTreeMap::new(), BTreeMap::new())
             .await
+            .expect("create");
+        for body in ["a", "b", "c"] {
+            sqs.send("q", vec![entry(body)]).await.expect("send");
+        }
+        let got = sqs
+            .receive("q", all_attributes(2, 60), Duration::ZERO)
+            .await
+            .expect("receive");
+        assert_eq!(
+            got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        // Acknowledged once durable; the receive logged before it is on disk too.
+        let deleted = sqs
+            .delete("q", vec![got[1].receipt_handle.clone()])
+            .await
+            .expect("delete");
+        assert_eq!(deleted, [Ok(true)]);
+
+        let again = Sqs::open(&path, "http://127.0.0.1:1").expect("reopen");
+        let stats = again.stats().await.expect("stats");
+        assert_eq!(
+            (stats[0].visible, stats[0].in_flight, stats[0].delayed),
+            (1, 1, 0),
+            "c visible, a in flight, b deleted"
+        );
+        // The receipt handle from before the restart still works.
+        let changed = again
+            .change_visibility("q", vec![(got[0].receipt_handle.clone(), 0)])
+            .await
+            .expect("change visibility");
+        assert_eq!(changed, [Ok(())]);
+        let got = again
+            .receive("q", all_attributes(10, 60), Duration::ZERO)
+            .await
+            .expect("receive");
+        let mut counts: Vec<(&str, &str)> = got
+            .iter()
+            .map(|m| {
+                (
+                    m.body.as_str(),
+                    m.attributes["ApproximateReceiveCount"].as_str(),
+                )
+            })
+            .collect();
+        counts.sort_unstable();
+        assert_eq!(counts, [("a", "2"), ("c", "1")]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// The layout of the first release: AUTOINCREMENT and two indexes on the messages.
+    const FIRST_LAYOUT: &str = "
+        CREATE TABLE queues (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, attributes TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL,
+            purged_ms INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue INTEGER NOT NULL, id TEXT NOT NULL,
+            body TEXT NOT NULL, attributes TEXT, md5_body TEXT NOT NULL, md5_attrs TEXT, trace_header TEXT,
+            sent_ms INTEGER NOT NULL, visible_ms INTEGER NOT NULL, receives INTEGER NOT NULL DEFAULT 0,
+            first_ms INTEGER, receipt TEXT, group_id TEXT, dedup_id TEXT, dead_from TEXT);
+        CREATE INDEX messages_visible ON messages (queue, visible_ms);
+        CREATE INDEX messages_order ON messages (queue, seq);
+        CREATE TABLE dedup (queue INTEGER NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+            sequence TEXT NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (queue, key));
+        INSERT INTO queues (id, name, attributes, created_ms, modified_ms) VALUES (7, 'old', '{}', 1, 1);
+        INSERT INTO messages (queue, id, body, md5_body, sent_ms, visible_ms, receives)
+            VALUES (7, 'm-1', 'kept', 'x', 9999999999999, 0, 1);
+    ";
+
+    #[tokio::test]
+    async fn a_store_of_the_first_layout_is_migrated_with_its_messages() {
+        let path = temp_db();
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch(FIRST_LAYOUT))
+            .expect("old layout");
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        let got = sqs
+            .receive("old", all_attributes(10, 30), Duration::ZERO)
+            .await
+            .expect("receive");
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (
+                got[0].message_id.as_str(),
+                got[0].body.as_str(),
+                got[0].attributes["ApproximateReceiveCount"].as_str()
+            ),
+            ("m-1", "kept", "2")
+        );
+        // New messages continue the sequence, and the new queue gets a fresh id.
+        sqs.create_queue("new", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("create");
+        sqs.send("old", vec![entry("later")]).await.expect("send");
+        let indexes: i64 = rusqlite::Connection::open(&path)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .expect("indexes");
+        assert_eq!(indexes, 0, "the messages table keeps only its row ids");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -1,20 +1,21 @@
-//! SQS's operations on the database, each run on the writer thread.
+//! SQS's operations on the queues in memory. Each runs under the state's lock and notes what
+//! it changed in `state.log`, which the caller hands to the SQLite log.
 
 use super::SqsError;
-use super::db::{Db, QueueRow, insert_queue, now_ms};
 use super::model::{Attributes, Received, SendEntry, Sent};
 use super::rules::{self, DEDUP_WINDOW_MS, MAX_DELAY_SECS};
+use super::state::{Change, Content, MoveTask, Msg, QueueRow, QueueState, State, now_ms};
 use base64::Engine as _;
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// SQS allows one purge a minute per queue.
 const PURGE_INTERVAL_MS: i64 = 60_000;
 
 /// Creates a queue, or returns the existing one when the given attributes agree with it.
 pub(crate) fn create_queue(
-    db: &mut Db,
+    state: &mut State,
     name: &str,
     given: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
@@ -23,44 +24,54 @@ pub(crate) fn create_queue(
         .get("FifoQueue")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     rules::check_queue_name(name, fifo)?;
-    match db.queue(name) {
-        Ok(existing) => {
-            let defaults = rules::config_of(&BTreeMap::new())?;
-            for (k, v) in given {
-                let same = match existing.attributes.get(k) {
-                    Some(current) => current == v,
-                    // An attribute given with its default value matches an unset one.
-                    None => rules::merge_attributes(
-                        &BTreeMap::new(),
-                        &BTreeMap::from([(k.clone(), v.clone())]),
-                        true,
-                    )
-                    .is_ok_and(|(_, c)| c == defaults),
-                };
-                if !same {
-                    return Err(SqsError::QueueNameExists(k.clone()));
-                }
+    if let Some(existing) = state.queues.get(name) {
+        let defaults = rules::config_of(&BTreeMap::new())?;
+        for (k, v) in given {
+            let same = match existing.row.attributes.get(k) {
+                Some(current) => current == v,
+                // An attribute given with its default value matches an unset one.
+                None => rules::merge_attributes(
+                    &BTreeMap::new(),
+                    &BTreeMap::from([(k.clone(), v.clone())]),
+                    true,
+                )
+                .is_ok_and(|(_, c)| c == defaults),
+            };
+            if !same {
+                return Err(SqsError::QueueNameExists(k.clone()));
             }
-            Ok(())
         }
-        Err(SqsError::QueueDoesNotExist) => {
-            let (attributes, config) = rules::merge_attributes(&BTreeMap::new(), given, true)?;
-            check_redrive_target(db, &config)?;
-            insert_queue(db, name, &attributes, tags)
-        }
-        Err(e) => Err(e),
+        return Ok(());
     }
+    let (attributes, config) = rules::merge_attributes(&BTreeMap::new(), given, true)?;
+    check_redrive_target(state, &config)?;
+    let now = now_ms();
+    state.next_queue_id = state.next_queue_id.max(1);
+    let row = QueueRow {
+        id: state.next_queue_id,
+        name: name.to_owned(),
+        attributes,
+        config,
+        tags: tags.clone(),
+        created_ms: now,
+        modified_ms: now,
+        purged_ms: 0,
+    };
+    state.next_queue_id += 1;
+    state.log.push(Change::PutQueue(row.clone()));
+    state.queues.insert(name.to_owned(), QueueState::new(row));
+    Ok(())
 }
 
-fn check_redrive_target(db: &mut Db, config: &rules::QueueConfig) -> Result<(), SqsError> {
+fn check_redrive_target(state: &State, config: &rules::QueueConfig) -> Result<(), SqsError> {
     if let Some((dlq, _)) = &config.redrive {
-        let target = db.queue(dlq).map_err(|_| {
+        let target = state.queue(dlq).map_err(|_| {
             SqsError::InvalidParameterValue(format!(
                 "Value {} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
                 rules::queue_arn(dlq)
             ))
         })?;
-        if target.config.fifo != config.fifo {
+        if target.row.config.fifo != config.fifo {
             return Err(SqsError::InvalidParameterValue(format!(
                 "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.",
                 rules::queue_arn(dlq)
@@ -72,52 +83,39 @@ fn check_redrive_target(db: &mut Db, config: &rules::QueueConfig) -> Result<(), 
 
 /// Updates a queue's attributes.
 pub(crate) fn set_attributes(
-    db: &mut Db,
+    state: &mut State,
     name: &str,
     given: &BTreeMap<String, String>,
 ) -> Result<(), SqsError> {
-    let queue = db.queue(name)?;
-    let (attributes, config) = rules::merge_attributes(&queue.attributes, given, false)?;
-    check_redrive_target(db, &config)?;
-    let json = serde_json::to_string(&attributes).map_err(|e| SqsError::Internal(e.to_string()))?;
-    db.conn.execute(
-        "UPDATE queues SET attributes = ?1, modified_ms = ?2 WHERE id = ?3",
-        params![json, now_ms(), queue.id],
-    )?;
-    db.forget(name);
+    let queue = state.queue(name)?;
+    let (attributes, config) = rules::merge_attributes(&queue.row.attributes, given, false)?;
+    check_redrive_target(state, &config)?;
+    let queue = state.queue_mut(name)?;
+    queue.row.attributes = attributes;
+    queue.row.config = config;
+    queue.row.modified_ms = now_ms();
+    let row = queue.row.clone();
+    state.log.push(Change::PutQueue(row));
     Ok(())
 }
 
 /// Names of the queues whose names start with `prefix`, in name order.
-pub(crate) fn list_queues(db: &mut Db, prefix: &str) -> Result<Vec<String>, SqsError> {
-    let mut stmt = db
-        .conn
-        .prepare_cached("SELECT name FROM queues ORDER BY name")?;
-    let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(names
-        .into_iter()
+pub(crate) fn list_queues(state: &State, prefix: &str) -> Vec<String> {
+    state
+        .queues
+        .keys()
         .filter(|n| n.starts_with(prefix))
-        .collect())
-}
-
-/// Visible, in-flight and delayed message counts.
-pub(crate) fn counts(db: &mut Db, queue: &QueueRow) -> Result<(i64, i64, i64), SqsError> {
-    let now = now_ms();
-    Ok(db.conn.prepare_cached(
-        "SELECT COALESCE(SUM(visible_ms <= ?2), 0), COALESCE(SUM(visible_ms > ?2 AND receives > 0), 0), COALESCE(SUM(visible_ms > ?2 AND receives = 0), 0) FROM messages WHERE queue = ?1",
-    )?
-    .query_row(params![queue.id, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
+        .cloned()
+        .collect()
 }
 
 /// GetQueueAttributes: the named attributes (`All` for every one).
 pub(crate) fn get_attributes(
-    db: &mut Db,
+    state: &State,
     name: &str,
     names: &[String],
 ) -> Result<BTreeMap<String, String>, SqsError> {
-    let queue = db.queue(name)?;
+    let queue = &state.queue(name)?.row;
     let all = names.iter().any(|n| n == "All");
     for n in names {
         let known = n == "All"
@@ -127,7 +125,7 @@ pub(crate) fn get_attributes(
             return Err(SqsError::InvalidAttributeName(n.clone()));
         }
     }
-    let (visible, in_flight, delayed) = counts(db, &queue)?;
+    let (visible, in_flight, delayed) = state.queue(name)?.counts(now_ms());
     let c = &queue.config;
     let mut out = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -199,55 +197,48 @@ pub(crate) fn get_attributes(
 }
 
 /// Deletes a queue and its messages.
-pub(crate) fn delete_queue(db: &mut Db, name: &str) -> Result<(), SqsError> {
-    let queue = db.queue(name)?;
-    db.conn
-        .execute("DELETE FROM messages WHERE queue = ?1", [queue.id])?;
-    db.conn
-        .execute("DELETE FROM dedup WHERE queue = ?1", [queue.id])?;
-    db.conn
-        .execute("DELETE FROM queues WHERE id = ?1", [queue.id])?;
-    db.forget(name);
+pub(crate) fn delete_queue(state: &mut State, name: &str) -> Result<(), SqsError> {
+    let queue = state
+        .queues
+        .remove(name)
+        .ok_or(SqsError::QueueDoesNotExist)?;
+    state.log.push(Change::DeleteQueue(queue.row.id));
     Ok(())
 }
 
 /// Deletes every message of a queue (once a minute, as SQS allows).
-pub(crate) fn purge(db: &mut Db, name: &str) -> Result<(), SqsError> {
-    let queue = db.queue(name)?;
+pub(crate) fn purge(state: &mut State, name: &str) -> Result<(), SqsError> {
+    let queue = state.queue_mut(name)?;
     let now = now_ms();
-    if now - queue.purged_ms < PURGE_INTERVAL_MS {
+    if now - queue.row.purged_ms < PURGE_INTERVAL_MS {
         return Err(SqsError::PurgeQueueInProgress(name.into()));
     }
-    db.conn
-        .execute("DELETE FROM messages WHERE queue = ?1", [queue.id])?;
-    db.conn.execute(
-        "UPDATE queues SET purged_ms = ?1 WHERE id = ?2",
-        params![now, queue.id],
-    )?;
-    db.forget(name);
+    queue.messages.clear();
+    queue.by_visible.clear();
+    queue.row.purged_ms = now;
+    let (id, row) = (queue.row.id, queue.row.clone());
+    state.log.push(Change::DeleteMessagesOf(id));
+    state.log.push(Change::PutQueue(row));
     Ok(())
 }
 
 /// Tags (`add`) or untags (`remove`) a queue; returns its tags.
 pub(crate) fn tag(
-    db: &mut Db,
+    state: &mut State,
     name: &str,
     add: &BTreeMap<String, String>,
     remove: &[String],
 ) -> Result<BTreeMap<String, String>, SqsError> {
-    let queue = db.queue(name)?;
-    let mut tags = queue.tags.clone();
+    let queue = state.queue_mut(name)?;
+    let mut tags = queue.row.tags.clone();
     tags.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
     for k in remove {
         tags.remove(k);
     }
-    if tags != queue.tags {
-        let json = serde_json::to_string(&tags).map_err(|e| SqsError::Internal(e.to_string()))?;
-        db.conn.execute(
-            "UPDATE queues SET tags = ?1 WHERE id = ?2",
-            params![json, queue.id],
-        )?;
-        db.forget(name);
+    if tags != queue.row.tags {
+        queue.row.tags = tags.clone();
+        let row = queue.row.clone();
+        state.log.push(Change::PutQueue(row));
     }
     Ok(tags)
 }
@@ -323,8 +314,11 @@ pub(crate) fn prepare(entry: SendEntry) -> Result<Prepared, SqsError> {
 
 /// Stores a prepared message after the checks that depend on the queue; a FIFO duplicate
 /// within 5 minutes answers with the first message's id and stores nothing.
-pub(crate) fn insert(db: &mut Db, queue: &QueueRow, p: &Prepared) -> Result<Sent, SqsError> {
-    let c = &queue.config;
+pub(crate) fn insert(state: &mut State, name: &str, p: Prepared) -> Result<Sent, SqsError> {
+    let seq = state.next_seq.max(1);
+    let State { queues, log, .. } = state;
+    let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+    let c = &queue.row.config;
     if p.size as i64 > c.max_message_bytes {
         return Err(SqsError::InvalidParameterValue(format!(
             "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
@@ -342,13 +336,13 @@ pub(crate) fn insert(db: &mut Db, queue: &QueueRow, p: &Prepared) -> Result<Sent
         Some(d) => d,
         None => c.delay_secs,
     };
-    let mut dedup_key = None;
+    let mut dedup = None;
     if c.fifo {
         let group = entry
             .message_group_id
             .as_deref()
             .ok_or_else(|| SqsError::MissingParameter("MessageGroupId".into()))?;
-        let dedup = match (&entry.message_deduplication_id, c.content_dedup) {
+        let id = match (&entry.message_deduplication_id, c.content_dedup) {
             (Some(id), _) => id.clone(),
             (None, true) => p.content_hash.clone().unwrap_or_default(),
             (None, false) => {
@@ -358,60 +352,75 @@ pub(crate) fn insert(db: &mut Db, queue: &QueueRow, p: &Prepared) -> Result<Sent
             }
         };
         let key = if queue
+            .row
             .attributes
             .get("DeduplicationScope")
             .map(String::as_str)
             == Some("messageGroup")
         {
-            format!("{group}\u{0}{dedup}")
+            format!("{group}\u{0}{id}")
         } else {
-            dedup.clone()
+            id.clone()
         };
-        let earlier: Option<(String, String)> = db
-            .conn
-            .prepare_cached(
-                "SELECT message_id, sequence FROM dedup WHERE queue = ?1 AND key = ?2 AND expires_ms > ?3",
-            )?
-            .query_row(params![queue.id, key, now], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((message_id, sequence)) = earlier {
-            return Ok(sent(p, message_id, Some(sequence)));
+        if let Some((message_id, sequence, expires)) = queue.dedup.get(&key)
+            && *expires > now
+        {
+            return Ok(sent(&p, message_id.clone(), Some(sequence.clone())));
         }
-        dedup_key = Some((key, dedup));
+        dedup = Some((key, id));
     } else if entry.message_deduplication_id.is_some() {
         return Err(SqsError::InvalidParameterValue(
             "Value for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.".into(),
         ));
     }
-    db.conn
-        .prepare_cached(
-            "INSERT INTO messages (queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, group_id, dedup_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            queue.id,
-            p.message_id,
-            entry.message_body,
-            p.attrs_json,
-            p.md5_body,
-            p.md5_attrs,
-            p.trace,
-            now,
-            now + delay * 1000,
-            entry.message_group_id,
-            dedup_key.as_ref().map(|(_, d)| d.as_str()),
-        ])?;
-    let sequence = c
-        .fifo
-        .then(|| format!("{:020}", db.conn.last_insert_rowid()));
-    if let (Some((key, _)), Some(seq)) = (dedup_key, &sequence) {
-        db.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO dedup (queue, key, message_id, sequence, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![queue.id, key, p.message_id, seq, now + DEDUP_WINDOW_MS])?;
+    let sequence = c.fifo.then(|| format!("{seq:020}"));
+    let result = sent(&p, p.message_id.clone(), sequence.clone());
+    let Prepared {
+        entry,
+        message_id,
+        attrs_json,
+        md5_body,
+        md5_attrs,
+        trace,
+        ..
+    } = p;
+    let msg = Msg {
+        content: Arc::new(Content {
+            id: message_id.clone(),
+            body: entry.message_body.unwrap_or_default(),
+            attributes: attrs_json,
+            md5_body,
+            md5_attrs,
+            trace,
+            sent_ms: now,
+            group: entry.message_group_id,
+            dedup: dedup.as_ref().map(|(_, id)| id.clone()),
+        }),
+        visible_ms: now + delay * 1000,
+        receives: 0,
+        first_ms: None,
+        receipt: 0,
+        dead_from: None,
+    };
+    log.push(Change::PutMessage {
+        queue: queue.row.id,
+        seq,
+        msg: msg.clone(),
+    });
+    queue.put(seq, msg);
+    if let (Some((key, _)), Some(sequence)) = (dedup, sequence) {
+        let expires_ms = now + DEDUP_WINDOW_MS;
+        log.push(Change::PutDedup {
+            queue: queue.row.id,
+            key: key.clone(),
+            message_id: message_id.clone(),
+            sequence: sequence.clone(),
+            expires_ms,
+        });
+        queue.dedup.insert(key, (message_id, sequence, expires_ms));
     }
-    Ok(sent(p, p.message_id.clone(), sequence))
+    state.next_seq = seq + 1;
+    Ok(result)
 }
 
 fn check_fifo_id(what: &str, id: &str) -> Result<(), SqsError> {
@@ -449,151 +458,159 @@ pub struct ReceiveRequest {
     pub message_attribute_names: Vec<String>,
 }
 
-struct Candidate {
-    seq: i64,
-    id: String,
-    receives: i64,
-    group: Option<String>,
+/// What a receive took, and what its caller needs to know to wait or wake others.
+#[derive(Debug, Default)]
+pub(crate) struct Receipt {
+    /// The messages taken.
+    pub(crate) taken: Vec<Taken>,
+    /// The dead-letter queue that received messages on the way.
+    pub(crate) dead_lettered_to: Option<String>,
+    /// When the queue next has a message becoming visible (epoch ms).
+    pub(crate) next_visible: Option<i64>,
 }
 
 /// Takes up to `max` visible messages, moving any past `maxReceiveCount` to the
 /// dead-letter queue on the way, as SQS does.
 pub(crate) fn receive(
-    db: &mut Db,
+    state: &mut State,
     name: &str,
     req: &ReceiveRequest,
-) -> Result<(Vec<Taken>, Option<String>), SqsError> {
-    let queue = db.queue(name)?;
+) -> Result<Receipt, SqsError> {
     let now = now_ms();
-    expire(db, &queue, now)?;
-    let visibility = req.visibility.unwrap_or(queue.config.visibility_secs);
-    let mut out = Vec::new();
-    let mut dead_lettered_to = None;
-    let blocked: std::collections::HashSet<String> = if queue.config.fifo {
-        let mut stmt = db.conn.prepare_cached(
-            "SELECT DISTINCT group_id FROM messages WHERE queue = ?1 AND visible_ms > ?2 AND group_id IS NOT NULL",
-        )?;
-        stmt.query_map(params![queue.id, now], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?
-    } else {
-        Default::default()
-    };
-    let mut dead_groups = std::collections::HashSet::new();
-    loop {
-        let want = req.max - out.len() as i64;
-        if want <= 0 {
-            break;
-        }
-        let sql = if queue.config.fifo {
-            "SELECT seq, id, receives, group_id FROM messages WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY seq LIMIT ?3"
-        } else {
-            "SELECT seq, id, receives, group_id FROM messages WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms LIMIT ?3"
-        };
-        let limit = if queue.config.fifo { 1000 } else { want };
-        let candidates: Vec<Candidate> = db
-            .conn
-            .prepare_cached(sql)?
-            .query_map(params![queue.id, now, limit], |r| {
-                Ok(Candidate {
-                    seq: r.get(0)?,
-                    id: r.get(1)?,
-                    receives: r.get(2)?,
-                    group: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        if candidates.is_empty() {
-            break;
-        }
-        let mut progressed = false;
-        for cand in candidates {
-            if out.len() as i64 >= req.max {
+    let queue = state.queue(name)?;
+    // Messages past maxReceiveCount go to the dead-letter queue if it exists; otherwise they
+    // are delivered, as SQS does.
+    let redrive = queue
+        .row
+        .config
+        .redrive
+        .clone()
+        .filter(|(dlq, _)| state.queues.contains_key(dlq));
+    let State { queues, log, .. } = &mut *state;
+    let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+    expire(queue, now, log);
+    let fifo = queue.row.config.fifo;
+    let visibility = req.visibility.unwrap_or(queue.row.config.visibility_secs);
+    let max_receives = redrive.as_ref().map_or(i64::MAX, |(_, m)| *m);
+    // The messages to deliver and to dead-letter, in order.
+    let mut deliver = Vec::new();
+    let mut dead = Vec::new();
+    if fifo {
+        // A group with a message in flight (or delayed) is blocked; a group whose message is
+        // dead-lettered now must not have later ones overtake it in this receive.
+        let mut blocked: HashSet<&str> = queue
+            .by_visible
+            .range((now + 1, i64::MIN)..)
+            .filter_map(|(_, seq)| queue.messages.get(seq)?.content.group.as_deref())
+            .collect();
+        for (&seq, m) in &queue.messages {
+            if deliver.len() as i64 >= req.max {
                 break;
             }
-            if let Some(g) = &cand.group
-                && (blocked.contains(g) || dead_groups.contains(g))
-            {
+            let group = m.content.group.as_deref().unwrap_or_default();
+            if m.visible_ms > now || blocked.contains(group) {
                 continue;
             }
-            if let Some((dlq, max)) = &queue.config.redrive
-                && cand.receives >= *max
-                && let Ok(target) = db.queue(dlq)
-            {
-                dead_letter(db, &queue, &target, cand.seq, now)?;
-                dead_lettered_to = Some(target.name.clone());
-                // A dead-lettered FIFO message must not let later ones of its group overtake
-                // it in this receive; they follow on the next.
-                if let Some(g) = cand.group {
-                    dead_groups.insert(g);
-                }
-                progressed = true;
-                continue;
+            if m.receives >= max_receives {
+                dead.push(seq);
+                blocked.insert(group);
+            } else {
+                deliver.push(seq);
             }
-            out.push(deliver(db, &queue, &cand, now, visibility)?);
-            progressed = true;
         }
-        if !progressed || queue.config.fifo {
-            break;
+    } else {
+        for &(visible, seq) in &queue.by_visible {
+            if visible > now || deliver.len() as i64 >= req.max {
+                break;
+            }
+            if queue
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.receives >= max_receives)
+            {
+                dead.push(seq);
+            } else {
+                deliver.push(seq);
+            }
         }
     }
-    Ok((out, dead_lettered_to))
+    let mut taken = Vec::with_capacity(deliver.len());
+    let visible_ms = now + visibility * 1000;
+    for seq in deliver {
+        queue.set_visible(seq, visible_ms);
+        let Some(m) = queue.messages.get_mut(&seq) else {
+            continue;
+        };
+        m.receives += 1;
+        let first_ms = *m.first_ms.get_or_insert(now);
+        m.receipt = fastrand::u64(1..);
+        log.push(Change::MessageState {
+            seq,
+            visible_ms,
+            receives: m.receives,
+            first_ms: Some(first_ms),
+            receipt: m.receipt,
+        });
+        taken.push(Taken {
+            queue: queue.row.id,
+            seq,
+            token: m.receipt,
+            content: m.content.clone(),
+            receives: m.receives,
+            first_ms,
+            dead_from: m.dead_from.clone(),
+            fifo,
+        });
+    }
+    let source_arn: Arc<str> = rules::queue_arn(name).into();
+    let moved: Vec<Msg> = dead.iter().filter_map(|&seq| queue.take(seq)).collect();
+    for &seq in &dead {
+        log.push(Change::DeleteMessage(seq));
+    }
+    let mut receipt = Receipt {
+        next_visible: queue.next_visible(now),
+        taken,
+        dead_lettered_to: None,
+    };
+    if let Some((dlq, _)) = redrive
+        && !moved.is_empty()
+    {
+        for msg in moved {
+            let seq = state.seq();
+            let msg = Msg {
+                visible_ms: now,
+                receives: 0,
+                first_ms: None,
+                receipt: 0,
+                dead_from: Some(source_arn.clone()),
+                ..msg
+            };
+            let target = state.queue_mut(&dlq)?;
+            let id = target.row.id;
+            target.put(seq, msg.clone());
+            state.log.push(Change::PutMessage {
+                queue: id,
+                seq,
+                msg,
+            });
+        }
+        receipt.dead_lettered_to = Some(dlq);
+    }
+    Ok(receipt)
 }
 
-/// A message taken for a receive, as stored; [`Taken::into_received`] shapes it for the
-/// caller outside the writer thread.
+/// A message taken for a receive; [`Taken::into_received`] shapes it for the caller outside
+/// the lock.
 #[derive(Debug)]
 pub(crate) struct Taken {
     queue: i64,
     seq: i64,
-    id: String,
-    token: String,
-    body: String,
-    attributes: Option<String>,
-    md5_body: String,
-    trace: Option<String>,
-    sent_ms: i64,
+    token: u64,
+    content: Arc<Content>,
     receives: i64,
-    first_ms: Option<i64>,
-    group: Option<String>,
-    dedup: Option<String>,
-    dead_from: Option<String>,
+    first_ms: i64,
+    dead_from: Option<Arc<str>>,
     fifo: bool,
-}
-
-fn deliver(
-    db: &mut Db,
-    queue: &QueueRow,
-    cand: &Candidate,
-    now: i64,
-    visibility: i64,
-) -> Result<Taken, SqsError> {
-    let token = format!("{:016x}", fastrand::u64(..));
-    let taken = db
-        .conn
-        .prepare_cached(
-            "UPDATE messages SET receives = receives + 1, visible_ms = ?1, receipt = ?2, first_ms = COALESCE(first_ms, ?3) WHERE seq = ?4
-             RETURNING body, attributes, md5_body, trace_header, sent_ms, receives, first_ms, group_id, dedup_id, dead_from",
-        )?
-        .query_row(params![now + visibility * 1000, token, now, cand.seq], |r| {
-            Ok(Taken {
-                queue: queue.id,
-                seq: cand.seq,
-                id: cand.id.clone(),
-                token: token.clone(),
-                body: r.get(0)?,
-                attributes: r.get(1)?,
-                md5_body: r.get(2)?,
-                trace: r.get(3)?,
-                sent_ms: r.get(4)?,
-                receives: r.get(5)?,
-                first_ms: r.get(6)?,
-                group: r.get(7)?,
-                dedup: r.get(8)?,
-                dead_from: r.get(9)?,
-                fifo: queue.config.fifo,
-            })
-        })?;
-    Ok(taken)
 }
 
 impl Taken {
@@ -608,30 +625,32 @@ impl Taken {
             }
         };
         put("SenderId", rules::ACCOUNT.into());
-        put("SentTimestamp", self.sent_ms.to_string());
+        let c = &self.content;
+        put("SentTimestamp", c.sent_ms.to_string());
         put("ApproximateReceiveCount", self.receives.to_string());
-        if let Some(first) = self.first_ms {
-            put("ApproximateFirstReceiveTimestamp", first.to_string());
+        put(
+            "ApproximateFirstReceiveTimestamp",
+            self.first_ms.to_string(),
+        );
+        if let Some(t) = &c.trace {
+            put("AWSTraceHeader", t.clone());
         }
-        if let Some(t) = self.trace {
-            put("AWSTraceHeader", t);
-        }
-        if let Some(d) = self.dead_from {
-            put("DeadLetterQueueSourceArn", d);
+        if let Some(d) = &self.dead_from {
+            put("DeadLetterQueueSourceArn", d.to_string());
         }
         if self.fifo {
-            if let Some(g) = self.group {
-                put("MessageGroupId", g);
+            if let Some(g) = &c.group {
+                put("MessageGroupId", g.clone());
             }
-            if let Some(d) = self.dedup {
-                put("MessageDeduplicationId", d);
+            if let Some(d) = &c.dedup {
+                put("MessageDeduplicationId", d.clone());
             }
             put("SequenceNumber", format!("{:020}", self.seq));
         }
         let message_attributes: Attributes = if req.message_attribute_names.is_empty() {
             Attributes::new()
         } else {
-            let all: Attributes = self
+            let all: Attributes = c
                 .attributes
                 .as_deref()
                 .map(serde_json::from_str)
@@ -651,12 +670,12 @@ impl Taken {
                 .collect()
         };
         let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}:{}:{}", self.queue, self.seq, self.token));
+            .encode(format!("{}:{}:{:016x}", self.queue, self.seq, self.token));
         Ok(Received {
-            message_id: self.id,
+            message_id: c.id.clone(),
             receipt_handle: handle,
-            md5_of_body: self.md5_body,
-            body: self.body,
+            md5_of_body: c.md5_body.clone(),
+            body: c.body.clone(),
             attributes,
             md5_of_message_attributes: rules::md5_of_attributes(&message_attributes),
             message_attributes,
@@ -664,40 +683,236 @@ impl Taken {
     }
 }
 
-/// Moves a message to a dead-letter queue (same id, body and attributes; receive count reset).
-fn dead_letter(
-    db: &mut Db,
-    from: &QueueRow,
-    to: &QueueRow,
-    seq: i64,
-    now: i64,
+/// Drops messages older than the queue's retention period, and expired deduplication
+/// entries (at most once a second per queue: the sweep reads the whole queue, and SQS's own
+/// expiry is approximate too).
+fn expire(queue: &mut QueueState, now: i64, log: &mut Vec<Change>) {
+    if now - queue.swept_ms < 1000 {
+        return;
+    }
+    queue.swept_ms = now;
+    let oldest = now - queue.row.config.retention_secs * 1000;
+    let old: Vec<i64> = queue
+        .messages
+        .iter()
+        .filter(|(_, m)| m.content.sent_ms < oldest)
+        .map(|(&seq, _)| seq)
+        .collect();
+    for seq in old {
+        queue.take(seq);
+        log.push(Change::DeleteMessage(seq));
+    }
+    let before = queue.dedup.len();
+    queue.dedup.retain(|_, (_, _, expires)| *expires > now);
+    if queue.dedup.len() != before {
+        log.push(Change::ExpireDedup {
+            queue: queue.row.id,
+            now,
+        });
+    }
+}
+
+/// Deletes a received message. A standard queue accepts an older receipt handle of the
+/// message, as SQS does; a FIFO queue wants the latest one while it is in flight.
+pub(crate) fn delete(state: &mut State, name: &str, handle: &str) -> Result<bool, SqsError> {
+    let State { queues, log, .. } = state;
+    let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+    let (q, seq, token) = parse_handle(handle)?;
+    if q != queue.row.id {
+        return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
+    }
+    if queue.row.config.fifo
+        && let Some(m) = queue.messages.get(&seq)
+        && (m.receipt != token || m.visible_ms <= now_ms())
+    {
+        return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
+    }
+    if queue.take(seq).is_none() {
+        return Ok(false);
+    }
+    log.push(Change::DeleteMessage(seq));
+    Ok(true)
+}
+
+/// Changes an in-flight message's visibility timeout, counted from now.
+pub(crate) fn change_visibility(
+    state: &mut State,
+    name: &str,
+    handle: &str,
+    timeout: i64,
 ) -> Result<(), SqsError> {
-    db.conn
-        .prepare_cached(
-            "INSERT INTO messages (queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, group_id, dedup_id, dead_from)
-             SELECT ?1, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, ?2, group_id, dedup_id, ?3 FROM messages WHERE seq = ?4",
-        )?
-        .execute(params![to.id, now, rules::queue_arn(&from.name), seq])?;
-    db.conn
-        .prepare_cached("DELETE FROM messages WHERE seq = ?1")?
-        .execute([seq])?;
+    if !(0..=rules::MAX_VISIBILITY_SECS).contains(&timeout) {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: must be between 0 and {}.",
+            rules::MAX_VISIBILITY_SECS
+        )));
+    }
+    let State { queues, log, .. } = state;
+    let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+    let (q, seq, token) = parse_handle(handle)?;
+    if q != queue.row.id {
+        return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
+    }
+    let now = now_ms();
+    let in_flight = queue
+        .messages
+        .get(&seq)
+        .is_some_and(|m| m.receipt == token && m.visible_ms > now && m.receives > 0);
+    if !in_flight {
+        return Err(SqsError::MessageNotInflight);
+    }
+    let visible_ms = now + timeout * 1000;
+    queue.set_visible(seq, visible_ms);
+    log.push(Change::Visibility { seq, visible_ms });
     Ok(())
 }
 
-/// Drops messages older than the queue's retention period (at most once a second per queue:
-/// the sweep reads the whole queue, and SQS's own expiry is approximate too).
-fn expire(db: &mut Db, queue: &QueueRow, now: i64) -> Result<(), SqsError> {
-    if !db.expiry_due(queue.id, now) {
-        return Ok(());
+/// Queues whose redrive policy names `name` as their dead-letter queue.
+pub(crate) fn dead_letter_sources(state: &State, name: &str) -> Result<Vec<String>, SqsError> {
+    state.queue(name)?;
+    Ok(state
+        .queues
+        .values()
+        .filter(|q| {
+            q.row
+                .config
+                .redrive
+                .as_ref()
+                .is_some_and(|(dlq, _)| dlq == name)
+        })
+        .map(|q| q.row.name.clone())
+        .collect())
+}
+
+/// Moves every message of a dead-letter queue back to `dest` (or to the queue each came
+/// from); returns the task handle and the names of the queues that received messages.
+pub(crate) fn move_messages(
+    state: &mut State,
+    source_arn: &str,
+    dest_arn: Option<&str>,
+    rate: Option<i64>,
+) -> Result<(String, Vec<String>), SqsError> {
+    let not_found = || {
+        SqsError::ResourceNotFound(format!(
+            "The resource that you specified for the SourceArn parameter doesn't exist: {source_arn}"
+        ))
+    };
+    let source_name = rules::queue_name_of_arn(source_arn).ok_or_else(not_found)?;
+    state.queue(source_name).map_err(|_| not_found())?;
+    if dead_letter_sources(state, source_name)?.is_empty() {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Source queue must be configured as a Dead Letter Queue: {source_arn}"
+        )));
     }
-    db.conn
-        .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms < ?2")?
-        .execute(params![queue.id, now - queue.config.retention_secs * 1000])?;
-    Ok(())
+    let dest = match dest_arn {
+        Some(arn) => {
+            let missing = || {
+                SqsError::ResourceNotFound(format!("The destination queue does not exist: {arn}"))
+            };
+            let name = rules::queue_name_of_arn(arn).ok_or_else(missing)?;
+            state.queue(name).map_err(|_| missing())?;
+            Some(name.to_owned())
+        }
+        None => None,
+    };
+    let source = state.queue(source_name)?;
+    let plan: Vec<(i64, String)> = source
+        .messages
+        .iter()
+        .filter_map(|(&seq, m)| {
+            let target = match (
+                &dest,
+                m.dead_from.as_deref().and_then(rules::queue_name_of_arn),
+            ) {
+                (Some(d), _) => d.clone(),
+                (None, Some(origin)) if state.queues.contains_key(origin) => origin.to_owned(),
+                _ => return None,
+            };
+            Some((seq, target))
+        })
+        .collect();
+    let to_move = source.messages.len() as i64;
+    let now = now_ms();
+    let mut targets = Vec::new();
+    for (old, target) in &plan {
+        let Some(msg) = state.queue_mut(source_name)?.take(*old) else {
+            continue;
+        };
+        let seq = state.seq();
+        let msg = Msg {
+            content: Arc::new(Content {
+                sent_ms: now,
+                ..(*msg.content).clone()
+            }),
+            visible_ms: now,
+            receives: 0,
+            first_ms: None,
+            receipt: 0,
+            dead_from: None,
+        };
+        let queue = state.queue_mut(target)?;
+        let id = queue.row.id;
+        queue.put(seq, msg.clone());
+        state.log.push(Change::DeleteMessage(*old));
+        state.log.push(Change::PutMessage {
+            queue: id,
+            seq,
+            msg,
+        });
+        if !targets.contains(target) {
+            targets.push(target.clone());
+        }
+    }
+    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}",
+        uuid::Uuid::new_v4(),
+        source_arn
+    ));
+    let task = MoveTask {
+        handle: handle.clone(),
+        source_arn: source_arn.to_owned(),
+        dest_arn: dest_arn.map(str::to_owned),
+        rate,
+        moved: plan.len() as i64,
+        to_move,
+        status: "COMPLETED".into(),
+        started_ms: now,
+    };
+    state.log.push(Change::PutMoveTask(task.clone()));
+    state.move_tasks.push(task);
+    Ok((handle, targets))
+}
+
+/// The message move tasks of a source, newest first.
+pub(crate) fn move_tasks(state: &State, source_arn: &str, max: i64) -> Vec<serde_json::Value> {
+    state
+        .move_tasks
+        .iter()
+        .rev()
+        .filter(|t| t.source_arn == source_arn)
+        .take(usize::try_from(max).unwrap_or(0))
+        .map(|t| {
+            let mut v = serde_json::json!({
+                "TaskHandle": t.handle,
+                "Status": t.status,
+                "SourceArn": t.source_arn,
+                "ApproximateNumberOfMessagesMoved": t.moved,
+                "ApproximateNumberOfMessagesToMove": t.to_move,
+                "StartedTimestamp": t.started_ms,
+            });
+            if let Some(d) = &t.dest_arn {
+                v["DestinationArn"] = d.clone().into();
+            }
+            if let Some(rate) = t.rate {
+                v["MaxNumberOfMessagesPerSecond"] = rate.into();
+            }
+            v
+        })
+        .collect()
 }
 
 /// A receipt handle's queue row id, message seq and token.
-fn parse_handle(handle: &str) -> Result<(i64, i64, String), SqsError> {
+fn parse_handle(handle: &str) -> Result<(i64, i64, u64), SqsError> {
     let invalid = || SqsError::ReceiptHandleIsInvalid(handle.into());
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(handle)
@@ -712,180 +927,9 @@ fn parse_handle(handle: &str) -> Result<(i64, i64, String), SqsError> {
         .next()
         .and_then(|p| p.parse().ok())
         .ok_or_else(invalid)?;
-    let t = parts.next().ok_or_else(invalid)?.to_owned();
+    let t = parts
+        .next()
+        .and_then(|p| u64::from_str_radix(p, 16).ok())
+        .ok_or_else(invalid)?;
     Ok((q, s, t))
-}
-
-/// Deletes a received message. A standard queue accepts an older receipt handle of the
-/// message, as SQS does; a FIFO queue wants the latest one while it is in flight.
-pub(crate) fn delete(db: &mut Db, queue: &QueueRow, handle: &str) -> Result<bool, SqsError> {
-    let (q, seq, token) = parse_handle(handle)?;
-    if q != queue.id {
-        return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
-    }
-    if queue.config.fifo {
-        let current: Option<(Option<String>, i64)> = db
-            .conn
-            .prepare_cached("SELECT receipt, visible_ms FROM messages WHERE seq = ?1")?
-            .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((receipt, visible_ms)) = current
-            && (receipt.as_deref() != Some(token.as_str()) || visible_ms <= now_ms())
-        {
-            return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
-        }
-    }
-    let n = db
-        .conn
-        .prepare_cached("DELETE FROM messages WHERE seq = ?1 AND queue = ?2")?
-        .execute(params![seq, queue.id])?;
-    Ok(n > 0)
-}
-
-/// Changes an in-flight message's visibility timeout, counted from now.
-pub(crate) fn change_visibility(
-    db: &mut Db,
-    queue: &QueueRow,
-    handle: &str,
-    timeout: i64,
-) -> Result<(), SqsError> {
-    if !(0..=rules::MAX_VISIBILITY_SECS).contains(&timeout) {
-        return Err(SqsError::InvalidParameterValue(format!(
-            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: must be between 0 and {}.",
-            rules::MAX_VISIBILITY_SECS
-        )));
-    }
-    let (q, seq, token) = parse_handle(handle)?;
-    if q != queue.id {
-        return Err(SqsError::ReceiptHandleIsInvalid(handle.into()));
-    }
-    let now = now_ms();
-    let n = db
-        .conn
-        .prepare_cached(
-            "UPDATE messages SET visible_ms = ?1 WHERE seq = ?2 AND receipt = ?3 AND visible_ms > ?4 AND receives > 0",
-        )?
-        .execute(params![now + timeout * 1000, seq, token, now])?;
-    if n == 0 {
-        return Err(SqsError::MessageNotInflight);
-    }
-    Ok(())
-}
-
-/// Queues whose redrive policy names `name` as their dead-letter queue.
-pub(crate) fn dead_letter_sources(db: &mut Db, name: &str) -> Result<Vec<String>, SqsError> {
-    db.queue(name)?;
-    let mut sources = Vec::new();
-    for q in list_queues(db, "")? {
-        if db
-            .queue(&q)?
-            .config
-            .redrive
-            .is_some_and(|(dlq, _)| dlq == name)
-        {
-            sources.push(q);
-        }
-    }
-    Ok(sources)
-}
-
-/// Moves every message of a dead-letter queue back to `dest` (or to the queue each came
-/// from); returns the task handle and how many moved.
-pub(crate) fn move_messages(
-    db: &mut Db,
-    source_arn: &str,
-    dest_arn: Option<&str>,
-    rate: Option<i64>,
-) -> Result<(String, i64), SqsError> {
-    let not_found = || {
-        SqsError::ResourceNotFound(format!(
-            "The resource that you specified for the SourceArn parameter doesn't exist: {source_arn}"
-        ))
-    };
-    let source_name = rules::queue_name_of_arn(source_arn).ok_or_else(not_found)?;
-    let source = db.queue(source_name).map_err(|_| not_found())?;
-    if dead_letter_sources(db, source_name)?.is_empty() {
-        return Err(SqsError::InvalidParameterValue(format!(
-            "Source queue must be configured as a Dead Letter Queue: {source_arn}"
-        )));
-    }
-    let dest = match dest_arn {
-        Some(arn) => Some(
-            db.queue(rules::queue_name_of_arn(arn).ok_or_else(|| {
-                SqsError::ResourceNotFound(format!("The destination queue does not exist: {arn}"))
-            })?)
-            .map_err(|_| {
-                SqsError::ResourceNotFound(format!("The destination queue does not exist: {arn}"))
-            })?,
-        ),
-        None => None,
-    };
-    let rows: Vec<(i64, Option<String>)> = db
-        .conn
-        .prepare_cached("SELECT seq, dead_from FROM messages WHERE queue = ?1 ORDER BY seq")?
-        .query_map([source.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let now = now_ms();
-    let mut moved = 0;
-    for (seq, from) in &rows {
-        let target = match (&dest, from.as_deref().and_then(rules::queue_name_of_arn)) {
-            (Some(d), _) => d.clone(),
-            (None, Some(origin)) => match db.queue(origin) {
-                Ok(q) => q,
-                Err(_) => continue,
-            },
-            (None, None) => continue,
-        };
-        db.conn
-            .prepare_cached(
-                "INSERT INTO messages (queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, group_id, dedup_id)
-                 SELECT ?1, id, body, attributes, md5_body, md5_attrs, trace_header, ?2, ?2, group_id, dedup_id FROM messages WHERE seq = ?3",
-            )?
-            .execute(params![target.id, now, seq])?;
-        db.conn
-            .prepare_cached("DELETE FROM messages WHERE seq = ?1")?
-            .execute([seq])?;
-        moved += 1;
-    }
-    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}",
-        uuid::Uuid::new_v4(),
-        source_arn
-    ));
-    db.conn.execute(
-        "INSERT INTO move_tasks (handle, source_arn, dest_arn, rate, moved, to_move, status, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'COMPLETED', ?7)",
-        params![handle, source_arn, dest_arn, rate, moved, rows.len() as i64, now],
-    )?;
-    Ok((handle, moved))
-}
-
-/// The message move tasks of a source, newest first.
-pub(crate) fn move_tasks(
-    db: &mut Db,
-    source_arn: &str,
-    max: i64,
-) -> Result<Vec<serde_json::Value>, SqsError> {
-    let mut stmt = db.conn.prepare_cached(
-        "SELECT handle, status, source_arn, dest_arn, rate, moved, to_move, started_ms FROM move_tasks WHERE source_arn = ?1 ORDER BY started_ms DESC LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![source_arn, max], |r| {
-            let mut v = serde_json::json!({
-                "TaskHandle": r.get::<_, String>(0)?,
-                "Status": r.get::<_, String>(1)?,
-                "SourceArn": r.get::<_, String>(2)?,
-                "ApproximateNumberOfMessagesMoved": r.get::<_, i64>(5)?,
-                "ApproximateNumberOfMessagesToMove": r.get::<_, i64>(6)?,
-                "StartedTimestamp": r.get::<_, i64>(7)?,
-            });
-            if let Some(d) = r.get::<_, Option<String>>(3)? {
-                v["DestinationArn"] = d.into();
-            }
-            if let Some(rate) = r.get::<_, Option<i64>>(4)? {
-                v["MaxNumberOfMessagesPerSecond"] = rate.into();
-            }
-            Ok(v)
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
 }
