@@ -237,9 +237,30 @@ enum CliError {
     Dev(#[from] overtime_dev::dev::DevError),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `overtime dev` serves everything from one thread: its work is short requests and
+    // waiting on processes, and a second worker thread only added cross-core wake-ups (its
+    // SQS endpoint measured 15-30% faster at receive+delete, for 15% less CPU, on one).
+    let runtime = if matches!(cli.command, Command::Dev { .. }) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("error: start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Dev {
             sqs_addr,

@@ -392,6 +392,18 @@ mod tests {
         std::env::temp_dir().join(format!("overtime-sqs-{}.db", uuid::Uuid::new_v4()))
     }
 
+    /// Opens the store once its previous owner's log thread has closed it.
+    async fn reopen(path: &Path) -> Sqs {
+        let began = Instant::now();
+        loop {
+            match Sqs::open(path, "http://127.0.0.1:1") {
+                Ok(sqs) => return sqs,
+                Err(e) if began.elapsed() > Duration::from_secs(10) => panic!("reopen: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
     fn entry(body: &str) -> SendEntry {
         SendEntry {
             message_body: Some(body.into()),
@@ -433,7 +445,15 @@ mod tests {
             .expect("delete");
         assert_eq!(deleted, [Ok(true)]);
 
-        let again = Sqs::open(&path, "http://127.0.0.1:1").expect("reopen");
+        // The store is locked while open: a second one on the same file is refused.
+        let second = Sqs::open(&path, "http://127.0.0.1:1").expect_err("locked");
+        assert!(
+            second.to_string().contains("in use by another process"),
+            "{second}"
+        );
+        // Closing writes what was deferred (the receive's row update) and unlocks.
+        drop(sqs);
+        let again = reopen(&path).await;
         let stats = again.stats().await.expect("stats");
         assert_eq!(
             (stats[0].visible, stats[0].in_flight, stats[0].delayed),
@@ -507,6 +527,8 @@ mod tests {
             .await
             .expect("create");
         sqs.send("old", vec![entry("later")]).await.expect("send");
+        drop(sqs);
+        drop(reopen(&path).await);
         let indexes: i64 = rusqlite::Connection::open(&path)
             .and_then(|c| {
                 c.query_row(
