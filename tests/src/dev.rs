@@ -87,6 +87,29 @@ impl Dev {
         }
     }
 
+    /// The processes it started (read from /proc), excluding ones already exited.
+    pub fn children(&self) -> Vec<u32> {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            out.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+        out.retain(|p| running(*p));
+        out
+    }
+
     /// Everything it printed so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.output).unwrap_or_default()
@@ -113,6 +136,15 @@ impl Dev {
     pub async fn state_json(&self) -> serde_json::Value {
         reqwest_get_json(&format!("{}/_overtime/state", self.endpoint)).await
     }
+}
+
+/// Whether a process exists and has not exited (a zombie, exited but not yet reaped, has).
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
 }
 
 impl Drop for Dev {

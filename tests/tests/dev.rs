@@ -1008,7 +1008,7 @@ payload = {{ from = 0, to = 400000 }}
         format!("TICKS_PATH={}\n", project.join("ticks").display()),
     )
     .expect("write");
-    let dev = Dev::start(
+    let mut dev = Dev::start(
         &["--binaries".into(), bin_dir().display().to_string()],
         Some(&project),
         &fresh_state(),
@@ -1138,6 +1138,22 @@ payload = {{ from = 0, to = 400000 }}
         "{}",
         output_text(&out)
     );
+
+    // SIGKILLed, overtime dev takes the processes it started with it: the warm Lambda
+    // instances and the Vercel route server (which outlived it before).
+    let children = dev.children();
+    assert!(
+        children.len() >= 2,
+        "function instances and a route server running: {children:?}"
+    );
+    dev.kill9();
+    let gone = Instant::now();
+    let alive = |pid: &u32| overtime_tests::dev::running(*pid);
+    while children.iter().any(alive) && gone.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left: Vec<&u32> = children.iter().filter(|p| alive(p)).collect();
+    assert!(left.is_empty(), "still running after kill -9: {left:?}");
 }
 
 /// Debian's Chromium (installed by `.ci/run`), headless, with the flags this machine needs.

@@ -260,7 +260,7 @@ impl Function {
                 let _ = axum::serve(listener, app).await;
             }
         });
-        let mut cmd = Command::new(&self.spec.binary);
+        let mut cmd = child_command(&self.spec.binary);
         cmd.envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.spec.name)
@@ -302,6 +302,36 @@ impl Function {
             server,
             api,
         })
+    }
+}
+
+/// A command for a function binary that dies with `overtime dev`, even by SIGKILL.
+///
+/// On Linux it goes through util-linux's `setpriv --pdeathsig KILL`: the parent-death signal
+/// needs a `prctl` between fork and exec, which this crate's safe code cannot make, and
+/// setpriv makes it and then execs the binary, so the process is the binary itself. The signal
+/// follows the thread that started the process; `overtime dev` runs on one thread. Without
+/// setpriv (or on other systems) the binary is started directly, and is stopped on a clean
+/// shutdown only.
+pub(crate) fn child_command(binary: &std::path::Path) -> Command {
+    static SETPRIV: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let setpriv = SETPRIV.get_or_init(|| {
+        cfg!(target_os = "linux")
+            .then(|| {
+                ["/usr/bin/setpriv", "/bin/setpriv"]
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.is_file())
+            })
+            .flatten()
+    });
+    match setpriv {
+        Some(setpriv) => {
+            let mut cmd = Command::new(setpriv);
+            cmd.args(["--pdeathsig", "KILL", "--"]).arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
     }
 }
 

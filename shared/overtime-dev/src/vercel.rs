@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::Mutex;
 
 /// How long a route's server may take to listen.
@@ -66,7 +66,7 @@ impl Route {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| format!("find a port: {e}"))?;
-        let mut child = Command::new(&self.spec.binary)
+        let mut child = crate::runtime::child_command(&self.spec.binary)
             .envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("VERCEL_DEV_PORT", port.to_string())
             .env("VERCEL", "1")
