@@ -806,10 +806,20 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
             deadlines.display()
         ),
     );
+    // And one that fails every invocation, noting when it ran.
+    let flaky = bins.join("flaky-runs");
+    script(
+        &bins.join("flaky"),
+        &format!(
+            "{PY_API}while True:\n    r = urllib.request.urlopen(api + '/invocation/next')\n    rid = r.headers['Lambda-Runtime-Aws-Request-Id']\n    open('{}', 'a').write(f'{{time.time()}} {{r.read().decode()}}\\n')\n    post(api + f'/invocation/{{rid}}/error', {{'errorType': 'Boom', 'errorMessage': 'always'}})\n",
+            flaky.display()
+        ),
+    );
     std::fs::write(
         project.join("infra/overtime.toml"),
         format!(
-            "[project]\nname = \"tiny\"\n\n[functions.good]\nbinary = \"test-worker\"\ntimeout = 5\nqueues = {{ OVERTIME_QUEUE_URL = \"ok\" }}\nenvironment = {{ LEDGER_PATH = \"{}\" }}\n\n\
+            "[schedules.flaky-tick]\nexpression = \"rate(1 day)\"\nfunction = \"flaky\"\nenabled = false\n\n[functions.flaky]\ntimeout = 5\n\n\
+             [project]\nname = \"tiny\"\n\n[functions.good]\nbinary = \"test-worker\"\ntimeout = 5\nqueues = {{ OVERTIME_QUEUE_URL = \"ok\" }}\nenvironment = {{ LEDGER_PATH = \"{}\" }}\n\n\
              [functions.crashes]\ntimeout = 5\nqueues = {{ OVERTIME_QUEUE_URL = \"doomed\" }}\n\n[functions.missing]\ntimeout = 5\n\n\
              [functions.init-fails]\ntimeout = 5\n\n[functions.deadline]\ntimeout = 7\n\n\
              [queues.ok]\n[queues.doomed]\nvisibility_timeout = 5\nmax_receives = 2\n[queues.init]\nvisibility_timeout = 5\n[queues.timed]\nvisibility_timeout = 7\n\n\
@@ -819,8 +829,13 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         ),
     )
     .expect("write");
-    let dev = Dev::start(
-        &["--binaries".into(), bins.display().to_string()],
+    let mut dev = Dev::start(
+        &[
+            "--binaries".into(),
+            bins.display().to_string(),
+            "--lambda-retry-delay".into(),
+            "1".into(),
+        ],
         Some(&project),
         &fresh_state(),
     );
@@ -935,6 +950,70 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
         (6_000..=7_000).contains(&left),
         "deadline {left} ms ahead; declared timeout 7 s"
     );
+
+    // A scheduled function that fails is retried twice with the same event, as Lambda
+    // retries an asynchronous invocation (here 1 s and then 2 s later), and then dropped.
+    let out = std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
+        .args([
+            "trigger",
+            "flaky-tick",
+            "--sqs-addr",
+            &format!("127.0.0.1:{}", dev.port),
+        ])
+        .output()
+        .expect("overtime trigger");
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out)
+            .contains("error Boom: always; Lambda retries it in 1 s and 2 s after that"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(
+        dev.wait_for_output(
+            "gave up trigger flaky-tick: failed 3 times",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        dev.log()
+    );
+    let runs: Vec<(f64, String)> = std::fs::read_to_string(&flaky)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (t, event) = l.split_once(' ')?;
+            Some((t.parse().ok()?, event.to_owned()))
+        })
+        .collect();
+    assert_eq!(runs.len(), 3, "one invocation and two retries: {runs:?}");
+    assert!(
+        runs.iter().all(|(_, e)| *e == runs[0].1),
+        "the same event each time: {runs:?}"
+    );
+    let gaps = (runs[1].0 - runs[0].0, runs[2].0 - runs[1].0);
+    assert!(
+        gaps.0 >= 0.9 && gaps.1 >= 1.9,
+        "retried after 1 s, then 2 s: {gaps:?}"
+    );
+    let state = dev.state_json().await;
+    let triggers: Vec<&str> = state["invocations"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|i| i["function"] == "flaky")
+                .filter_map(|i| i["trigger"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(triggers.len(), 3, "{state}");
+    for t in [
+        "trigger flaky-tick",
+        "trigger flaky-tick (retry 1)",
+        "trigger flaky-tick (retry 2)",
+    ] {
+        assert!(triggers.contains(&t), "{t}: {triggers:?}");
+    }
+    dev.kill9();
 }
 
 /// The top of a Python function that speaks the runtime API.

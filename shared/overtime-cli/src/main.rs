@@ -55,6 +55,10 @@ enum Command {
         /// No line per invocation.
         #[arg(long)]
         quiet: bool,
+        /// Seconds before Lambda retries a failed scheduled (asynchronous) invocation; the
+        /// second retry waits twice as long. Lambda's is about a minute.
+        #[arg(long, default_value_t = 60)]
+        lambda_retry_delay: u64,
         /// The project directory (default: the nearest one upwards with vercel.json or
         /// infra/overtime.toml).
         #[arg(long)]
@@ -270,6 +274,7 @@ async fn run(cli: Cli) -> ExitCode {
             release,
             max_instances,
             quiet,
+            lambda_retry_delay,
             root,
         } => {
             let root = schedules::find_root(root);
@@ -282,6 +287,7 @@ async fn run(cli: Cli) -> ExitCode {
                 release,
                 max_instances,
                 quiet,
+                lambda_retry_delay: std::time::Duration::from_secs(lambda_retry_delay),
             };
             overtime_dev::dev::run(opts).await.map_err(CliError::from)
         }

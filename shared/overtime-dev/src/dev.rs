@@ -46,6 +46,9 @@ pub struct DevOptions {
     pub max_instances: usize,
     /// No line per invocation.
     pub quiet: bool,
+    /// Before Lambda's first retry of a failed scheduled (asynchronous) invocation; the second
+    /// waits twice as long.
+    pub lambda_retry_delay: std::time::Duration,
 }
 
 /// Why `overtime dev` could not start.
@@ -517,7 +520,7 @@ async fn start(
             });
         }
     }
-    let scheduler = Scheduler::new(triggers, sqs.clone(), cron_secret);
+    let scheduler = Scheduler::new(triggers, sqs.clone(), cron_secret, opts.lambda_retry_delay);
     tokio::spawn(scheduler.clone().run());
     Ok(Topology {
         sqs: sqs.clone(),

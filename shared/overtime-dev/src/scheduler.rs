@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use overtime::schedule::Schedule;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a schedule delivers.
 #[derive(Debug, Clone)]
@@ -58,7 +59,11 @@ pub struct Scheduler {
     triggers: Vec<Trigger>,
     sqs: Sqs,
     cron_secret: String,
+    retry_delay: Duration,
 }
+
+/// How many times Lambda retries a failed asynchronous invocation (its default).
+const ASYNC_RETRIES: u32 = 2;
 
 /// Fills EventBridge Scheduler's context placeholders.
 pub fn fill(input: &str, name: &str, at: DateTime<Utc>) -> String {
@@ -83,12 +88,19 @@ pub fn fill(input: &str, name: &str, at: DateTime<Utc>) -> String {
 }
 
 impl Scheduler {
-    /// A scheduler over these triggers.
-    pub fn new(triggers: Vec<Trigger>, sqs: Sqs, cron_secret: String) -> Arc<Self> {
+    /// A scheduler over these triggers; a failed function invocation is retried after
+    /// `retry_delay` and again twice that later, as Lambda retries asynchronous invocations.
+    pub fn new(
+        triggers: Vec<Trigger>,
+        sqs: Sqs,
+        cron_secret: String,
+        retry_delay: Duration,
+    ) -> Arc<Self> {
         Arc::new(Scheduler {
             triggers,
             sqs,
             cron_secret,
+            retry_delay,
         })
     }
 
@@ -150,13 +162,39 @@ impl Scheduler {
         let why = format!("{how} {}", t.name);
         match &t.target {
             Target::Function(f) => {
-                let input = fill(&t.input, &t.name, at);
-                let outcome = f.invoke(Bytes::from(input), &why).await;
+                let input = Bytes::from(fill(&t.input, &t.name, at));
+                let outcome = f.invoke(input.clone(), &why).await;
                 if outcome.is_ok() {
-                    Ok(outcome.summary())
-                } else {
-                    Err(outcome.summary())
+                    return Ok(outcome.summary());
                 }
+                // EventBridge Scheduler invokes a function asynchronously, and Lambda retries
+                // a failed asynchronous invocation twice (about 1 and then 2 minutes later),
+                // with the same event, then drops it.
+                let (f, delay) = (f.clone(), self.retry_delay);
+                tokio::spawn(async move {
+                    let mut wait = delay;
+                    for retry in 1..=ASYNC_RETRIES {
+                        tokio::time::sleep(wait).await;
+                        let again = f
+                            .invoke(input.clone(), &format!("{why} (retry {retry})"))
+                            .await;
+                        if again.is_ok() {
+                            return;
+                        }
+                        wait *= 2;
+                    }
+                    println!(
+                        "{} gave up {why}: failed {} times; Lambda drops the event",
+                        Utc::now().format("%H:%M:%S"),
+                        ASYNC_RETRIES + 1
+                    );
+                });
+                Err(format!(
+                    "{}; Lambda retries it in {} s and {} s after that",
+                    outcome.summary(),
+                    delay.as_secs(),
+                    delay.as_secs() * 2
+                ))
             }
             Target::Queue(q) => {
                 let entry = SendEntry {
