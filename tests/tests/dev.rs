@@ -359,6 +359,99 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
         tasks.results().first().and_then(|t| t.status()),
         Some("COMPLETED")
     );
+    // A move runs in the background at its rate, one task per queue at a time, and can be
+    // cancelled: 5 messages at 1 a second, cancelled after about 1.5 s.
+    for i in 0..5 {
+        client
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(format!("parked {i}"))
+            .send()
+            .await
+            .expect("send to the dead-letter queue");
+    }
+    let url_arn = client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("arn")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("QueueArn");
+    let slow = client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&url_arn)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .expect("StartMessageMoveTask")
+        .task_handle
+        .expect("handle");
+    let second = client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .expect_err("one task per queue");
+    assert!(
+        format!("{second:?}").contains("already a message move task running"),
+        "{second:?}"
+    );
+    let running = client
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .expect("tasks");
+    let first = running.results().first().expect("a task");
+    assert_eq!(
+        (
+            first.status(),
+            first.approximate_number_of_messages_to_move()
+        ),
+        (Some("RUNNING"), Some(5))
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let moved = client
+        .cancel_message_move_task()
+        .task_handle(&slow)
+        .send()
+        .await
+        .expect("CancelMessageMoveTask")
+        .approximate_number_of_messages_moved;
+    assert!(
+        (1..=3).contains(&moved),
+        "moved {moved} of 5 at 1 a second in ~1.5 s"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let tasks = client
+        .list_message_move_tasks()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .expect("tasks");
+    let last = tasks.results().first().expect("a task");
+    assert_eq!(
+        (last.status(), last.approximate_number_of_messages_moved()),
+        (Some("CANCELLED"), moved),
+        "nothing moves after the cancel"
+    );
+    let left = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes()
+        .and_then(|a| {
+            a.get(&QueueAttributeName::ApproximateNumberOfMessages)
+                .cloned()
+        });
+    assert_eq!(left, Some((5 - moved).to_string()));
 
     // FIFO: order within a group, a group blocked while a message of it is in flight,
     // deduplication for five minutes.

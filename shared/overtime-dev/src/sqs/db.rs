@@ -335,7 +335,12 @@ fn load(conn: &Connection) -> Result<State, SqsError> {
         })
     })?;
     for task in rows {
-        state.move_tasks.push(task?);
+        let mut task = task?;
+        // A task that was running when the last run stopped does not resume.
+        if task.status == "RUNNING" {
+            task.status = "FAILED".into();
+        }
+        state.move_tasks.push(task);
     }
     conn.execute("DELETE FROM dedup WHERE expires_ms <= ?1", [now])?;
     Ok(state)

@@ -417,10 +417,8 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<String, SqsError>
         "CancelMessageMoveTask" => {
             let r: model::TaskHandle = parse(body)?;
             let handle = required(r.task_handle, "TaskHandle")?;
-            // Moves here finish within the request that starts them, so none is running.
-            Err(SqsError::ResourceNotFound(format!(
-                "Task {handle} is not running: only a RUNNING message move task can be cancelled."
-            )))
+            let moved = sqs.cancel_move(&handle).await?;
+            out(&json!({ "ApproximateNumberOfMessagesMoved": moved }))
         }
         "TagQueue" => {
             let r: model::TagQueue = parse(body)?;

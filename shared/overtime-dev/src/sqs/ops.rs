@@ -784,58 +784,125 @@ pub(crate) fn dead_letter_sources(state: &State, name: &str) -> Result<Vec<Strin
         .collect())
 }
 
-/// Moves every message of a dead-letter queue back to `dest` (or to the queue each came
-/// from); returns the task handle and the names of the queues that received messages.
-pub(crate) fn move_messages(
+/// StartMessageMoveTask: checks the source (a dead-letter queue) and destination, and records
+/// a RUNNING task for [`move_step`] to carry out; the task handle.
+pub(crate) fn start_move(
     state: &mut State,
     source_arn: &str,
     dest_arn: Option<&str>,
     rate: Option<i64>,
-) -> Result<(String, Vec<String>), SqsError> {
+) -> Result<String, SqsError> {
     let not_found = || {
         SqsError::ResourceNotFound(format!(
             "The resource that you specified for the SourceArn parameter doesn't exist: {source_arn}"
         ))
     };
     let source_name = rules::queue_name_of_arn(source_arn).ok_or_else(not_found)?;
-    state.queue(source_name).map_err(|_| not_found())?;
+    let source = state.queue(source_name).map_err(|_| not_found())?;
+    let to_move = source.messages.len() as i64;
     if dead_letter_sources(state, source_name)?.is_empty() {
         return Err(SqsError::InvalidParameterValue(format!(
             "Source queue must be configured as a Dead Letter Queue: {source_arn}"
         )));
     }
-    let dest = match dest_arn {
-        Some(arn) => {
-            let missing = || {
-                SqsError::ResourceNotFound(format!("The destination queue does not exist: {arn}"))
-            };
-            let name = rules::queue_name_of_arn(arn).ok_or_else(missing)?;
-            state.queue(name).map_err(|_| missing())?;
-            Some(name.to_owned())
-        }
-        None => None,
-    };
-    let source = state.queue(source_name)?;
-    let plan: Vec<(i64, String)> = source
-        .messages
+    if let Some(arn) = dest_arn {
+        let missing =
+            || SqsError::ResourceNotFound(format!("The destination queue does not exist: {arn}"));
+        let name = rules::queue_name_of_arn(arn).ok_or_else(missing)?;
+        state.queue(name).map_err(|_| missing())?;
+    }
+    if state
+        .move_tasks
         .iter()
-        .filter_map(|(&seq, m)| {
-            let target = match (
-                &dest,
-                m.dead_from.as_deref().and_then(rules::queue_name_of_arn),
-            ) {
-                (Some(d), _) => d.clone(),
-                (None, Some(origin)) if state.queues.contains_key(origin) => origin.to_owned(),
-                _ => return None,
-            };
-            Some((seq, target))
+        .any(|t| t.source_arn == source_arn && t.status == "RUNNING")
+    {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "There is already a message move task running for {source_arn}: only one can run per queue."
+        )));
+    }
+    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}",
+        uuid::Uuid::new_v4(),
+        source_arn
+    ));
+    let task = MoveTask {
+        handle: handle.clone(),
+        source_arn: source_arn.to_owned(),
+        dest_arn: dest_arn.map(str::to_owned),
+        rate,
+        moved: 0,
+        to_move,
+        status: "RUNNING".into(),
+        started_ms: now_ms(),
+    };
+    state.log.push(Change::PutMoveTask(task.clone()));
+    state.move_tasks.push(task);
+    Ok(handle)
+}
+
+/// What one step of a move task did.
+#[derive(Debug, Default)]
+pub(crate) struct MoveStep {
+    /// Queues that received messages.
+    pub(crate) targets: Vec<String>,
+    /// The task is no longer running (completed, cancelled, or its queue is gone).
+    pub(crate) finished: bool,
+}
+
+/// Moves up to `max` more messages of a running task, oldest first, each to the task's
+/// destination or back to the queue it was dead-lettered from; the task completes when it has
+/// moved what was there at its start (or nothing movable is left).
+pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep {
+    let Some(at) = state.move_tasks.iter().position(|t| t.handle == handle) else {
+        return MoveStep {
+            finished: true,
+            ..MoveStep::default()
+        };
+    };
+    let task = state.move_tasks[at].clone();
+    if task.status != "RUNNING" {
+        return MoveStep {
+            finished: true,
+            ..MoveStep::default()
+        };
+    }
+    let dest = task
+        .dest_arn
+        .as_deref()
+        .and_then(rules::queue_name_of_arn)
+        .map(str::to_owned);
+    let source_name = rules::queue_name_of_arn(&task.source_arn).unwrap_or_default();
+    let want = usize::try_from(task.to_move - task.moved)
+        .unwrap_or(0)
+        .min(max);
+    let plan: Vec<(i64, String)> = state
+        .queues
+        .get(source_name)
+        .map(|source| {
+            source
+                .messages
+                .iter()
+                .filter_map(|(&seq, m)| {
+                    let target = match (
+                        &dest,
+                        m.dead_from.as_deref().and_then(rules::queue_name_of_arn),
+                    ) {
+                        (Some(d), _) if state.queues.contains_key(d) => d.clone(),
+                        (None, Some(origin)) if state.queues.contains_key(origin) => {
+                            origin.to_owned()
+                        }
+                        _ => return None,
+                    };
+                    Some((seq, target))
+                })
+                .take(want)
+                .collect()
         })
-        .collect();
-    let to_move = source.messages.len() as i64;
+        .unwrap_or_default();
     let now = now_ms();
-    let mut targets = Vec::new();
+    let mut step = MoveStep::default();
     for (old, target) in &plan {
-        let Some(msg) = state.queue_mut(source_name)?.take(*old) else {
+        let Some(msg) = state.queues.get_mut(source_name).and_then(|q| q.take(*old)) else {
             continue;
         };
         let seq = state.seq();
@@ -850,7 +917,9 @@ pub(crate) fn move_messages(
             receipt: 0,
             dead_from: None,
         };
-        let queue = state.queue_mut(target)?;
+        let Some(queue) = state.queues.get_mut(target) else {
+            continue;
+        };
         let id = queue.row.id;
         queue.put(seq, msg.clone());
         state.log.push(Change::DeleteMessage(*old));
@@ -859,28 +928,35 @@ pub(crate) fn move_messages(
             seq,
             msg,
         });
-        if !targets.contains(target) {
-            targets.push(target.clone());
+        if !step.targets.contains(target) {
+            step.targets.push(target.clone());
         }
     }
-    let handle = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}",
-        uuid::Uuid::new_v4(),
-        source_arn
-    ));
-    let task = MoveTask {
-        handle: handle.clone(),
-        source_arn: source_arn.to_owned(),
-        dest_arn: dest_arn.map(str::to_owned),
-        rate,
-        moved: plan.len() as i64,
-        to_move,
-        status: "COMPLETED".into(),
-        started_ms: now,
-    };
+    let task = &mut state.move_tasks[at];
+    task.moved += plan.len() as i64;
+    if task.moved >= task.to_move || plan.len() < want || want == 0 {
+        task.status = "COMPLETED".into();
+        step.finished = true;
+    }
     state.log.push(Change::PutMoveTask(task.clone()));
-    state.move_tasks.push(task);
-    Ok((handle, targets))
+    step
+}
+
+/// CancelMessageMoveTask: stops a running task; how many it had moved.
+pub(crate) fn cancel_move(state: &mut State, handle: &str) -> Result<i64, SqsError> {
+    let task = state
+        .move_tasks
+        .iter_mut()
+        .find(|t| t.handle == handle && t.status == "RUNNING")
+        .ok_or_else(|| {
+            SqsError::ResourceNotFound(format!(
+                "Task {handle} is not running: only a RUNNING message move task can be cancelled."
+            ))
+        })?;
+    task.status = "CANCELLED".into();
+    let (moved, task) = (task.moved, task.clone());
+    state.log.push(Change::PutMoveTask(task));
+    Ok(moved)
 }
 
 /// The message move tasks of a source, newest first.
