@@ -20,7 +20,7 @@
 
 use super::SqsError;
 use super::state::{Change, Content, MoveTask, Msg, QueueRow, QueueState, State};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
@@ -34,7 +34,7 @@ const CHECKPOINT_EVERY: u32 = 500;
 /// Bytes of the write-ahead log written ahead at start (about what 500 commits fill).
 const WAL_PREALLOCATE: u64 = 16 << 20;
 /// The layout below (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queues (
@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS dedup (
     sequence   TEXT NOT NULL,
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (queue, key)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS move_tasks (
     handle      TEXT PRIMARY KEY,
@@ -136,13 +140,12 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError>
     })?;
     migrate(&mut conn)?;
     let state = load(&conn)?;
-    // Whatever an earlier run left in the log goes into the database, durably, now.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    // Whatever an earlier run left in the log goes into the database, durably, before the log
+    // is emptied (SQLite does not sync here: synchronous is off).
     let db_file = std::fs::File::open(path)
         .map_err(|e| SqsError::Internal(format!("open {}: {e}", path.display())))?;
-    db_file
-        .sync_all()
-        .map_err(|e| SqsError::Internal(format!("sync {}: {e}", path.display())))?;
+    checkpoint(&conn, &db_file)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     let mut wal_path = path.as_os_str().to_owned();
     wal_path.push("-wal");
     let wal_path = std::path::PathBuf::from(wal_path);
@@ -205,19 +208,38 @@ fn migrate(conn: &mut Connection) -> Result<(), SqsError> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    let old: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
-        [],
-        |r| r.get(0),
-    )?;
-    if old {
+    // Version 0 with a messages table is the first layout (AUTOINCREMENT, two indexes).
+    let first: bool = version == 0
+        && tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
+            [],
+            |r| r.get(0),
+        )?;
+    // Its highest sequence number ever handed out, deleted messages included.
+    let used: Option<i64> = if first {
+        tx.query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'messages'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+    } else {
+        None
+    };
+    if first {
         tx.execute_batch(MIGRATE_FROM_1)?;
     }
     tx.execute_batch(SCHEMA)?;
-    if old {
+    if first {
         tx.execute_batch(
             "INSERT INTO messages SELECT seq, queue, id, body, attributes, md5_body, md5_attrs, trace_header, sent_ms, visible_ms, receives, first_ms, receipt, group_id, dedup_id, dead_from FROM messages_v1;
              DROP TABLE messages_v1;",
+        )?;
+    }
+    if let Some(used) = used {
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![super::state::SEQ_RESERVED, used + 1],
         )?;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -317,6 +339,17 @@ fn load(conn: &Connection) -> Result<State, SqsError> {
         let (q, key, message_id, sequence, expires_ms) = row?;
         if let Some(queue) = names.get(&q).and_then(|n| state.queues.get_mut(n)) {
             queue.dedup.insert(key, (message_id, sequence, expires_ms));
+        }
+    }
+    let mut stmt = conn.prepare("SELECT key, value FROM meta")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (key, value) = row?;
+        if key == super::state::SEQ_RESERVED {
+            state.seq_reserved = value;
+            state.next_seq = state.next_seq.max(value);
+        } else if key == super::state::NEXT_QUEUE_ID {
+            state.next_queue_id = state.next_queue_id.max(value);
         }
     }
     let mut stmt = conn.prepare(
@@ -432,6 +465,10 @@ fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2")?
                 .execute(params![queue, now])?;
         }
+        Change::Meta { key, value } => {
+            conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+        }
         Change::PutMoveTask(t) => {
             conn.execute(
                 "INSERT OR REPLACE INTO move_tasks (handle, source_arn, dest_arn, rate, moved, to_move, status, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -484,6 +521,7 @@ fn run(
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
+            deferred = Deferred::default();
             if closing {
                 return;
             }
@@ -518,15 +556,7 @@ fn run(
             commits = 0;
             // Into the database, which is synced before the next transaction may reuse the
             // log (a complete checkpoint lets it start over).
-            let checkpointed = conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                .map_err(SqsError::from)
-                .and_then(|()| {
-                    db_file
-                        .sync_all()
-                        .map_err(|e| SqsError::Internal(format!("sync the queue database: {e}")))
-                });
-            if let Err(e) = checkpointed {
+            if let Err(e) = checkpoint(conn, db_file) {
                 tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
             }
         }
@@ -544,11 +574,25 @@ fn run(
                     wal_path.display()
                 ))),
             };
+            if let Err(e) = &result {
+                // After a failed sync the kernel may have dropped the pages: fail closed.
+                let e = SqsError::Internal(format!(
+                    "{e}; restart overtime dev, which reloads what is on disk"
+                ));
+                tracing::error!(error = %e, "queue store failed");
+                state.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(e.to_string());
+                failed = Some(e.clone());
+                result = Err(e);
+            }
         }
         for reply in replies {
             let _ = reply.send(result.clone());
         }
         if closing {
+            // Into the database, synced, before the connection's close removes the log.
+            if let Err(e) = checkpoint(conn, db_file) {
+                tracing::error!(error = %e, "final checkpoint failed; the log stays for the next start");
+            }
             return;
         }
     }
@@ -642,6 +686,15 @@ impl Deferred {
         }
         due
     }
+}
+
+/// Copies the log into the database and syncs the database (SQLite's own checkpoint does not
+/// sync it, synchronous being off), so the log may then be reused or removed.
+fn checkpoint(conn: &Connection, db_file: &std::fs::File) -> Result<(), SqsError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    db_file
+        .sync_all()
+        .map_err(|e| SqsError::Internal(format!("sync the queue database: {e}")))
 }
 
 /// Runs a parameterless statement from the statement cache (these run once a group; parsing

@@ -173,8 +173,9 @@ async fn dispatch(sqs: &Sqs, op: &str, body: &Bytes) -> Result<String, SqsError>
                 .map(|n| sqs.queue_url(n))
                 .collect();
             let mut list = json!({ "QueueUrls": page });
-            if r.max_results.is_some() && start + max < names.len() {
-                list["NextToken"] = (start + max).to_string().into();
+            let end = start.saturating_add(max);
+            if r.max_results.is_some() && end < names.len() {
+                list["NextToken"] = end.to_string().into();
             }
             out(&list)
         }

@@ -142,7 +142,10 @@ impl Sqs {
             return Err(SqsError::Internal(reason));
         };
         let changes = std::mem::take(&mut st.log);
-        let durable = if changes.is_empty() {
+        // A request that changed nothing may still depend on an earlier one being durable (a
+        // FIFO duplicate, a delete of a message just deleted): with `wait`, it waits for the
+        // log to pass it too.
+        let durable = if changes.is_empty() && !wait {
             None
         } else {
             self.writer.log(changes, wait)
@@ -390,6 +393,10 @@ impl Sqs {
     pub async fn stats(&self) -> Result<Vec<QueueStats>, SqsError> {
         let now = state::now_ms();
         self.now(|st| {
+            let names: Vec<String> = st.queues.keys().cloned().collect();
+            for name in &names {
+                ops::sweep(st, name)?;
+            }
             Ok(st
                 .queues
                 .values()
@@ -506,6 +513,66 @@ mod tests {
             .collect();
         counts.sort_unstable();
         assert_eq!(counts, [("a", "2"), ("c", "1")]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn a_receipt_handle_from_before_a_restart_never_names_a_newer_message() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        for q in ["q", "gone"] {
+            sqs.create_queue(q, BTreeMap::new(), BTreeMap::new())
+                .await
+                .expect("create");
+            sqs.send(q, vec![entry("old")]).await.expect("send");
+        }
+        let mut handles = Vec::new();
+        for q in ["q", "gone"] {
+            let got = sqs
+                .receive(q, all_attributes(1, 60), Duration::ZERO)
+                .await
+                .expect("receive");
+            handles.push(got[0].receipt_handle.clone());
+        }
+        assert_eq!(
+            sqs.delete("q", vec![handles[0].clone()])
+                .await
+                .expect("delete"),
+            [Ok(true)]
+        );
+        sqs.delete_queue("gone").await.expect("delete queue");
+        drop(sqs);
+
+        // After a restart the newest message and queue are gone from disk; their numbers are
+        // still not handed out again.
+        let sqs = reopen(&path).await;
+        sqs.send("q", vec![entry("new")]).await.expect("send");
+        sqs.create_queue("gone", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("create again");
+        sqs.send("gone", vec![entry("new")]).await.expect("send");
+        assert_eq!(
+            sqs.delete("q", vec![handles[0].clone()])
+                .await
+                .expect("delete"),
+            [Ok(false)],
+            "a retried delete with the old handle finds nothing"
+        );
+        assert_eq!(
+            sqs.delete("gone", vec![handles[1].clone()])
+                .await
+                .expect("delete"),
+            [Err(SqsError::ReceiptHandleIsInvalid(handles[1].clone()))],
+            "a handle of the deleted queue does not name the new one's message"
+        );
+        let depths: Vec<i64> = sqs
+            .stats()
+            .await
+            .expect("stats")
+            .iter()
+            .map(|q| q.visible)
+            .collect();
+        assert_eq!(depths, [1, 1], "both new messages are there");
         let _ = std::fs::remove_file(&path);
     }
 

@@ -46,9 +46,8 @@ pub(crate) fn create_queue(
     let (attributes, config) = rules::merge_attributes(&BTreeMap::new(), given, true)?;
     check_redrive_target(state, &config)?;
     let now = now_ms();
-    state.next_queue_id = state.next_queue_id.max(1);
     let row = QueueRow {
-        id: state.next_queue_id,
+        id: state.queue_id(),
         name: name.to_owned(),
         attributes,
         config,
@@ -57,7 +56,6 @@ pub(crate) fn create_queue(
         modified_ms: now,
         purged_ms: 0,
     };
-    state.next_queue_id += 1;
     state.log.push(Change::PutQueue(row.clone()));
     state.queues.insert(name.to_owned(), QueueState::new(row));
     Ok(())
@@ -89,6 +87,12 @@ pub(crate) fn set_attributes(
 ) -> Result<(), SqsError> {
     let queue = state.queue(name)?;
     let (attributes, config) = rules::merge_attributes(&queue.row.attributes, given, false)?;
+    if config.redrive.as_ref().is_some_and(|(dlq, _)| dlq == name) {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Value {} for parameter RedrivePolicy is invalid. Reason: a queue cannot be its own dead-letter queue.",
+            rules::queue_arn(name)
+        )));
+    }
     check_redrive_target(state, &config)?;
     let queue = state.queue_mut(name)?;
     queue.row.attributes = attributes;
@@ -111,10 +115,11 @@ pub(crate) fn list_queues(state: &State, prefix: &str) -> Vec<String> {
 
 /// GetQueueAttributes: the named attributes (`All` for every one).
 pub(crate) fn get_attributes(
-    state: &State,
+    state: &mut State,
     name: &str,
     names: &[String],
 ) -> Result<BTreeMap<String, String>, SqsError> {
+    sweep(state, name)?;
     let queue = &state.queue(name)?.row;
     let all = names.iter().any(|n| n == "All");
     for n in names {
@@ -315,7 +320,8 @@ pub(crate) fn prepare(entry: SendEntry) -> Result<Prepared, SqsError> {
 /// Stores a prepared message after the checks that depend on the queue; a FIFO duplicate
 /// within 5 minutes answers with the first message's id and stores nothing.
 pub(crate) fn insert(state: &mut State, name: &str, p: Prepared) -> Result<Sent, SqsError> {
-    let seq = state.next_seq.max(1);
+    // A number used only if the message is stored; gaps are fine (FIFO numbers only grow).
+    let seq = state.seq();
     let State { queues, log, .. } = state;
     let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
     let c = &queue.row.config;
@@ -419,7 +425,6 @@ pub(crate) fn insert(state: &mut State, name: &str, p: Prepared) -> Result<Sent,
         });
         queue.dedup.insert(key, (message_id, sequence, expires_ms));
     }
-    state.next_seq = seq + 1;
     Ok(result)
 }
 
@@ -686,6 +691,14 @@ impl Taken {
 /// Drops messages older than the queue's retention period, and expired deduplication
 /// entries (at most once a second per queue: the sweep reads the whole queue, and SQS's own
 /// expiry is approximate too).
+/// Drops a queue's expired messages (see [`expire`]), for the paths that count them.
+pub(crate) fn sweep(state: &mut State, name: &str) -> Result<(), SqsError> {
+    let State { queues, log, .. } = state;
+    let queue = queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+    expire(queue, now_ms(), log);
+    Ok(())
+}
+
 fn expire(queue: &mut QueueState, now: i64, log: &mut Vec<Change>) {
     if now - queue.swept_ms < 1000 {
         return;
@@ -901,6 +914,16 @@ pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep
         .unwrap_or_default();
     let now = now_ms();
     let mut step = MoveStep::default();
+    let gone = !state.queues.contains_key(source_name)
+        || dest.as_ref().is_some_and(|d| !state.queues.contains_key(d));
+    if gone {
+        let task = &mut state.move_tasks[at];
+        task.status = "FAILED".into();
+        state.log.push(Change::PutMoveTask(task.clone()));
+        step.finished = true;
+        return step;
+    }
+    let mut moved = 0i64;
     for (old, target) in &plan {
         let Some(msg) = state.queues.get_mut(source_name).and_then(|q| q.take(*old)) else {
             continue;
@@ -928,13 +951,14 @@ pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep
             seq,
             msg,
         });
+        moved += 1;
         if !step.targets.contains(target) {
             step.targets.push(target.clone());
         }
     }
     let task = &mut state.move_tasks[at];
-    task.moved += plan.len() as i64;
-    if task.moved >= task.to_move || plan.len() < want || want == 0 {
+    task.moved += moved;
+    if task.moved >= task.to_move || usize::try_from(moved).unwrap_or(0) < want || want == 0 {
         task.status = "COMPLETED".into();
         step.finished = true;
     }

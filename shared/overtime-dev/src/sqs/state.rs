@@ -180,7 +180,18 @@ pub(crate) enum Change {
     ExpireDedup { queue: i64, now: i64 },
     /// A move task recorded.
     PutMoveTask(MoveTask),
+    /// A high-water mark: sequence numbers or queue ids up to it may be in use, so a restart
+    /// never hands out one again (an old receipt handle must not name a new message).
+    Meta { key: &'static str, value: i64 },
 }
+
+/// Sequence numbers reserved at a time (one small write per block).
+const SEQ_BLOCK: i64 = 10_000;
+
+/// The meta key of [`State::seq_reserved`].
+pub(crate) const SEQ_RESERVED: &str = "seq_reserved";
+/// The meta key of the next queue row id.
+pub(crate) const NEXT_QUEUE_ID: &str = "next_queue_id";
 
 /// Every queue, and the changes the current request has made.
 #[derive(Debug, Default)]
@@ -189,6 +200,8 @@ pub(crate) struct State {
     pub(crate) queues: BTreeMap<String, QueueState>,
     /// The next message's sequence number.
     pub(crate) next_seq: i64,
+    /// Sequence numbers below this are (or were) possibly in use; it is on disk.
+    pub(crate) seq_reserved: i64,
     /// The next queue's row id.
     pub(crate) next_queue_id: i64,
     /// Move tasks, oldest first.
@@ -205,7 +218,27 @@ impl State {
         self.next_seq = self.next_seq.max(1);
         let s = self.next_seq;
         self.next_seq += 1;
+        if self.next_seq > self.seq_reserved {
+            // Logged before the message that uses it, so it is on disk no later than that.
+            self.seq_reserved = self.next_seq + SEQ_BLOCK;
+            self.log.push(Change::Meta {
+                key: SEQ_RESERVED,
+                value: self.seq_reserved,
+            });
+        }
         s
+    }
+
+    /// The next queue row id (never one used before, even by a deleted queue).
+    pub(crate) fn queue_id(&mut self) -> i64 {
+        self.next_queue_id = self.next_queue_id.max(1);
+        let id = self.next_queue_id;
+        self.next_queue_id += 1;
+        self.log.push(Change::Meta {
+            key: NEXT_QUEUE_ID,
+            value: self.next_queue_id,
+        });
+        id
     }
 
     /// A queue by name.
