@@ -234,14 +234,18 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
         let before = ledger_len();
         let born = Instant::now();
         let mut working_since: Option<Instant> = None;
-        // Every fourth round runs until the workers kill themselves (or 15 s pass), so the
-        // self-kills after a checkpoint and after an enqueue happen however slow the machine
-        // is; the other rounds are killed from outside at a random point.
-        let round = external + self_killed;
-        let lifetime = if round % 8 == 6 {
-            Duration::from_secs(15)
-        } else {
+        // Until a worker has killed itself after a checkpoint or an enqueue, a round runs
+        // until the workers kill themselves (or 15 s pass), so those windows are reached
+        // however slow the machine is; after that, rounds are killed from outside at a random
+        // point.
+        let boundary_seen = std::fs::read_to_string(&ledger)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("crash after-"));
+        let lifetime = if boundary_seen {
             Duration::from_millis(fastrand::u64(0..1_200))
+        } else {
+            Duration::from_secs(15)
         };
         loop {
             let all_died = workers

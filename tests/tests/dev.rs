@@ -27,6 +27,23 @@ async fn queue_url(client: &aws_sdk_sqs::Client, name: &str) -> String {
         .expect("a queue URL")
 }
 
+/// One attribute of a queue.
+async fn queue_attribute(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    name: QueueAttributeName,
+) -> Option<String> {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| a.get(&name).cloned())
+}
+
 async fn create(
     client: &aws_sdk_sqs::Client,
     name: &str,
@@ -118,18 +135,14 @@ async fn ten_thousand_jobs_go_through_the_endpoint_exactly_once() {
         }))
         .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 10_000);
-    let attrs = client
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .expect("attributes");
     assert_eq!(
-        attrs
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-            .map(String::as_str),
+        queue_attribute(
+            &client,
+            &url,
+            QueueAttributeName::ApproximateNumberOfMessages
+        )
+        .await
+        .as_deref(),
         Some("10000")
     );
     let bodies = drain(&client, &url, 10_000, 8, Duration::from_secs(180)).await;
@@ -370,20 +383,11 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
             .await
             .expect("send to the dead-letter queue");
     }
-    let url_arn = client
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("arn")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("QueueArn");
+    let url_arn = "arn:aws:sqs:us-east-1:000000000000:sem";
     let slow = client
         .start_message_move_task()
         .source_arn(&dlq_arn)
-        .destination_arn(&url_arn)
+        .destination_arn(url_arn)
         .max_number_of_messages_per_second(1)
         .send()
         .await
@@ -439,18 +443,12 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
         (Some("CANCELLED"), moved),
         "nothing moves after the cancel"
     );
-    let left = client
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes()
-        .and_then(|a| {
-            a.get(&QueueAttributeName::ApproximateNumberOfMessages)
-                .cloned()
-        });
+    let left = queue_attribute(
+        &client,
+        &dlq,
+        QueueAttributeName::ApproximateNumberOfMessages,
+    )
+    .await;
     assert_eq!(left, Some((5 - moved).to_string()));
 
     // FIFO: order within a group, a group blocked while a message of it is in flight,
