@@ -6,7 +6,8 @@
 //! message is acknowledged. The run store makes the chain exactly-once:
 //!
 //! - a slice claims its run (conditional write on the record's version); a duplicate message
-//!   for a slice someone else holds is dropped, and so is a message for an older slice;
+//!   for a slice someone else holds waits and is judged again (it may be the holder's own
+//!   message, delivered twice), and a message for an older slice is dropped;
 //! - a crash between checkpoint and enqueue is repaired: the redelivered old slice sees the
 //!   successor unsent and sends it;
 //! - the run completes once (the final checkpoint is the one conditional write that wins).
@@ -165,7 +166,7 @@ pub enum SliceEvent {
         /// Its last slice.
         slice: u64,
     },
-    /// A message was dropped: stale, a duplicate, or for a run that ended.
+    /// A message was dropped: stale, or for a run that ended.
     Dropped {
         /// The run.
         run: String,
@@ -276,6 +277,9 @@ impl ChunkOptions {
         options
     }
 }
+
+/// How long a delivery that lost the claim on its slice waits before it is judged again.
+const CLAIM_LOST_WAIT: Duration = Duration::from_secs(1);
 
 /// Less time than this left in an invocation, and a slice is not started.
 const MIN_SLICE: Duration = Duration::from_millis(100);
@@ -576,9 +580,17 @@ async fn slice_in_span<C: Chunked>(
     })
     .await?;
     let Some(mut run) = claimed else {
-        tracing::info!(run = %run_id, slice, "lost the claim to another delivery; dropping a duplicate");
-        dropped("duplicate");
-        return Ok(());
+        // The claim was lost: another delivery holds the slice, or the slice moved on since
+        // the record was read. This delivery may be the very message the holder runs under
+        // (SQS delivers a message again when its visibility lapses, and the owner is the
+        // message id), so deleting it here could leave nothing to repair a holder that then
+        // crashes between its checkpoint and its successor. It comes back shortly instead and
+        // is judged again: still held, it waits; moved on, it repairs or is dropped as stale.
+        tracing::info!(run = %run_id, slice, "lost the claim to another delivery; back shortly");
+        return Err(JobError {
+            kind: crate::Failure::Suspend(CLAIM_LOST_WAIT),
+            source: "another delivery claimed this slice first".into(),
+        });
     };
     options.emit(SliceEvent::Claimed {
         run: run_id.clone(),
