@@ -495,19 +495,18 @@ fn run(
     let mut deferred = Deferred::default();
     loop {
         // Wait for work, or until the oldest deferred row update is due.
-        let first = match deferred.due_in() {
-            None => rx.recv().ok(),
+        // `closing`: the channel is closed, so this is the last group; it writes everything.
+        let (first, closing) = match deferred.due_in() {
+            None => match rx.recv() {
+                Ok(job) => (Some(job), false),
+                Err(_) => (None, true),
+            },
             Some(wait) => match rx.recv_timeout(wait) {
-                Ok(job) => Some(job),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Closing: what is deferred is written now.
-                    deferred.closing = true;
-                    None
-                }
+                Ok(job) => (Some(job), false),
+                Err(mpsc::RecvTimeoutError::Timeout) => (None, false),
+                Err(mpsc::RecvTimeoutError::Disconnected) => (None, true),
             },
         };
-        let closing = first.is_none() && deferred.due_in().is_none() || deferred.closing;
         let mut group: Vec<Job> = first.into_iter().collect();
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -613,8 +612,6 @@ struct Deferred {
     rows: HashMap<i64, (i64, Option<Received>)>,
     /// When each message's first deferred update arrived, oldest first.
     order: VecDeque<(Instant, i64)>,
-    /// The channel closed: everything deferred is due.
-    closing: bool,
 }
 
 impl Deferred {
@@ -654,9 +651,6 @@ impl Deferred {
 
     /// How long until the oldest deferred update is due (`None`: nothing deferred).
     fn due_in(&self) -> Option<Duration> {
-        if self.closing {
-            return Some(Duration::ZERO);
-        }
         self.order
             .front()
             .map(|(since, _)| DEFER.saturating_sub(since.elapsed()))

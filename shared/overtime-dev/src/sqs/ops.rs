@@ -567,7 +567,6 @@ pub(crate) fn receive(
             fifo,
         });
     }
-    let source_arn: Arc<str> = rules::queue_arn(name).into();
     let moved: Vec<Msg> = dead.iter().filter_map(|&seq| queue.take(seq)).collect();
     for &seq in &dead {
         log.push(Change::DeleteMessage(seq));
@@ -580,6 +579,7 @@ pub(crate) fn receive(
     if let Some((dlq, _)) = redrive
         && !moved.is_empty()
     {
+        let source_arn: Arc<str> = rules::queue_arn(name).into();
         for msg in moved {
             let seq = state.seq();
             let msg = Msg {
