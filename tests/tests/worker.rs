@@ -385,7 +385,15 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
     let mut lines = Vec::new();
     while start.elapsed() < Duration::from_secs(40) {
         lines = ledger.lines();
-        if lines.iter().filter(|l| l.ends_with(" ok")).count() == 42 {
+        let done = |id: &str| {
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("record {id} ")))
+        };
+        if ids.iter().all(|id| done(id))
+            && done("hopped")
+            && lines.contains(&"flaky f 2 ok".to_owned())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -396,12 +404,23 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
         .expect("joined")
         .expect("the poller stops cleanly");
 
+    // moto's ReceiveMessage takes no lock, so two concurrent receives can both hand out one
+    // message (standard SQS may too: at-least-once). Such a copy shows the same receive count in
+    // both runs; a poller that ran a job twice itself (no delete, a retry) shows two counts.
+    // overtime dev delivers under one lock, so there it must be exactly once.
+    let concurrent_copies_possible = sqs.endpoint == overtime_tests::server::moto_endpoint();
     for id in ids.iter().chain([&"hopped".to_owned()]) {
-        let runs = lines
+        let attempts: Vec<&str> = lines
             .iter()
-            .filter(|l| l.starts_with(&format!("record {id} ")))
-            .count();
-        assert_eq!(runs, 1, "{id} ran {runs} times: {lines:?}");
+            .filter_map(|l| l.strip_prefix(&format!("record {id} ")))
+            .filter_map(|rest| rest.split(' ').next())
+            .collect();
+        let once = attempts.len() == 1;
+        let copies = attempts.len() > 1 && attempts.iter().all(|a| *a == attempts[0]);
+        assert!(
+            once || (concurrent_copies_possible && copies),
+            "{id} ran at attempts {attempts:?}: {lines:?}"
+        );
     }
     let hopped_at = ledger.ran_at("hopped").expect("the hopped job ran");
     assert!(
