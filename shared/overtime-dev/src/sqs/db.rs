@@ -23,12 +23,15 @@ use super::state::{Change, Content, MoveTask, Msg, QueueRow, QueueState, State};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Most requests one transaction takes.
-const MAX_GROUP: usize = 1024;
+/// The longest changes nobody waits for (receives, visibility changes, deletes on standard
+/// queues) stay in memory before the log thread takes them.
+const PICK_UP: Duration = Duration::from_millis(100);
+/// Changes waiting that wake the log thread even though nobody waits for them.
+const WAKE_AT: usize = 20_000;
 /// Commits between checkpoints of the write-ahead log into the database.
 const CHECKPOINT_EVERY: u32 = 500;
 /// Bytes of the write-ahead log written ahead at start (about what 500 commits fill).
@@ -98,16 +101,47 @@ ALTER TABLE messages RENAME TO messages_v1;
 /// A reply to a request, once its changes are durable.
 type Reply = oneshot::Sender<Result<(), SqsError>>;
 
-/// Changes of one request, and who waits for them to be durable (nobody, for receives).
-struct Job {
+/// Changes waiting for the log thread, in the order requests made them, and the requests
+/// waiting for them to be durable.
+#[derive(Default)]
+struct Pending {
     changes: Vec<Change>,
-    reply: Option<Reply>,
+    replies: Vec<Reply>,
+    /// When `changes` last went from empty to not empty.
+    since: Option<Instant>,
+    /// The log thread sleeps on the condvar (so a wake-up is worth a syscall).
+    idle: bool,
+    /// Every handle is gone: write everything and stop.
+    closing: bool,
+}
+
+/// The queue between requests and the log thread.
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Closes the log when the last [`Writer`] clone goes.
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.lock().closing = true;
+        self.0.wake.notify_one();
+    }
 }
 
 /// A handle on the writer thread; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Job>,
+    handle: Arc<Handle>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -150,31 +184,53 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError>
     wal_path.push("-wal");
     let wal_path = std::path::PathBuf::from(wal_path);
     preallocate(&wal_path)?;
-    let (tx, rx) = mpsc::channel::<Job>();
+    let queue = Arc::new(Shared::default());
     let state = Arc::new(Mutex::new(state));
-    let shared = state.clone();
+    let (for_thread, state_for_thread) = (queue.clone(), state.clone());
     std::thread::Builder::new()
         .name("overtime-sqs-writer".into())
-        .spawn(move || run(&conn, &rx, &wal_path, &db_file, &shared))
+        .spawn(move || run(&conn, &for_thread, &wal_path, &db_file, &state_for_thread))
         .map_err(|e| SqsError::Internal(format!("start the writer thread: {e}")))?;
-    Ok((state, Writer { tx }))
+    Ok((
+        state,
+        Writer {
+            handle: Arc::new(Handle(queue)),
+        },
+    ))
 }
 
 impl Writer {
-    /// Logs `changes`; the receiver answers once they are durable (`None` without a wait).
+    /// Logs `changes` after those logged before; with `wait`, the receiver answers once they
+    /// are durable. Without it the log thread is not woken: it takes them with the next
+    /// request that waits, or within [`PICK_UP`].
     pub(crate) fn log(
         &self,
         changes: Vec<Change>,
         wait: bool,
     ) -> Option<oneshot::Receiver<Result<(), SqsError>>> {
-        let (reply, answer) = if wait {
+        let shared = &self.handle.0;
+        let mut pending = shared.lock();
+        if !changes.is_empty() {
+            if pending.changes.is_empty() {
+                pending.since = Some(Instant::now());
+                pending.changes = changes;
+            } else {
+                pending.changes.extend(changes);
+            }
+        }
+        let answer = wait.then(|| {
             let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        // A send fails only when the writer is gone; the receiver then answers with an error.
-        let _ = self.tx.send(Job { changes, reply });
+            pending.replies.push(tx);
+            rx
+        });
+        let wake = pending.idle && (wait || pending.changes.len() >= WAKE_AT);
+        if wake {
+            pending.idle = false;
+        }
+        drop(pending);
+        if wake {
+            shared.wake.notify_one();
+        }
         answer
     }
 }
@@ -479,12 +535,13 @@ fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The log thread's loop: takes every request that has arrived, commits them in one
-/// transaction, fdatasyncs the log once the commit holds a request that waits, and answers.
-/// Requests arriving during a sync wait in the channel and form the next group.
+/// The log thread's loop: takes every change logged so far once a request waits for one (or
+/// when changes nobody waits for are due), commits them in one transaction, fdatasyncs the log
+/// once the group holds a request that waits, and answers. Requests arriving during a sync
+/// form the next group.
 fn run(
     conn: &Connection,
-    rx: &mpsc::Receiver<Job>,
+    shared: &Shared,
     wal_path: &Path,
     db_file: &std::fs::File,
     state: &Mutex<State>,
@@ -494,27 +551,8 @@ fn run(
     let mut wal: Option<std::fs::File> = None;
     let mut deferred = Deferred::default();
     loop {
-        // Wait for work, or until the oldest deferred row update is due.
-        // `closing`: the channel is closed, so this is the last group; it writes everything.
-        let (first, closing) = match deferred.due_in() {
-            None => match rx.recv() {
-                Ok(job) => (Some(job), false),
-                Err(_) => (None, true),
-            },
-            Some(wait) => match rx.recv_timeout(wait) {
-                Ok(job) => (Some(job), false),
-                Err(mpsc::RecvTimeoutError::Timeout) => (None, false),
-                Err(mpsc::RecvTimeoutError::Disconnected) => (None, true),
-            },
-        };
-        let mut group: Vec<Job> = first.into_iter().collect();
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let replies: Vec<Reply> = group.iter_mut().filter_map(|j| j.reply.take()).collect();
+        // `closing`: every handle is gone, so this is the last group; it writes everything.
+        let (changes, replies, closing) = take(shared, &deferred);
         if let Some(e) = &failed {
             // Memory is ahead of the disk: nothing more is written until a restart.
             for reply in replies {
@@ -526,17 +564,23 @@ fn run(
             }
             continue;
         }
-        let written = (|| -> rusqlite::Result<()> {
-            exec_cached(conn, "BEGIN IMMEDIATE")?;
-            for job in &group {
-                for change in &job.changes {
-                    if !deferred.defer(change) {
-                        apply(conn, change)?;
-                    }
-                }
+        let mut write: Vec<Change> = Vec::with_capacity(changes.len());
+        for change in changes {
+            if !deferred.defer(&change) {
+                write.push(change);
             }
-            for change in deferred.take_due(closing) {
-                apply(conn, &change)?;
+        }
+        write.extend(deferred.take_due(closing));
+        if write.is_empty() && replies.is_empty() && !closing {
+            continue;
+        }
+        let written = (|| -> rusqlite::Result<()> {
+            if write.is_empty() {
+                return Ok(());
+            }
+            exec_cached(conn, "BEGIN IMMEDIATE")?;
+            for change in &write {
+                apply(conn, change)?;
             }
             exec_cached(conn, "COMMIT")
         })();
@@ -550,7 +594,7 @@ fn run(
             failed = Some(e.clone());
             e
         });
-        commits += 1;
+        commits += u32::from(!write.is_empty());
         if commits >= CHECKPOINT_EVERY {
             commits = 0;
             // Into the database, which is synced before the next transaction may reuse the
@@ -559,7 +603,7 @@ fn run(
                 tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
             }
         }
-        // A commit nobody waits on (receives only) is not synced; the next sync covers it.
+        // A commit nobody waits on is not synced; the next sync covers it.
         if (!replies.is_empty() || closing) && result.is_ok() {
             if wal.is_none() {
                 wal = std::fs::File::open(wal_path).ok();
@@ -595,6 +639,38 @@ fn run(
             return;
         }
     }
+}
+
+/// Waits until a request waits for a change, changes pile up, changes nobody waits for or
+/// deferred updates are due, or every handle is gone; then takes what is waiting.
+fn take(shared: &Shared, deferred: &Deferred) -> (Vec<Change>, Vec<Reply>, bool) {
+    let mut p = shared.lock();
+    while !(p.closing || !p.replies.is_empty() || p.changes.len() >= WAKE_AT) {
+        let pick_up = p.since.map(|since| PICK_UP.saturating_sub(since.elapsed()));
+        let wait = match (pick_up, deferred.due_in()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        p.idle = true;
+        p = match wait {
+            Some(wait) if wait.is_zero() => break,
+            Some(wait) => {
+                shared
+                    .wake
+                    .wait_timeout(p, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => shared.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
+        };
+    }
+    p.idle = false;
+    p.since = None;
+    (
+        std::mem::take(&mut p.changes),
+        std::mem::take(&mut p.replies),
+        p.closing,
+    )
 }
 
 /// How long a receive's row update may wait to be written: a delete arriving meanwhile

@@ -304,17 +304,21 @@ impl Sqs {
         name: &str,
         handles: Vec<String>,
     ) -> Result<Vec<Result<bool, SqsError>>, SqsError> {
-        let results = self
-            .durably(|st| {
-                st.queue(name)?;
-                Ok(handles.iter().map(|h| ops::delete(st, name, h)).collect())
-            })
-            .await?;
-        // A delete unblocks a FIFO message group (FIFO queue names end in `.fifo`).
+        let delete = |st: &mut State| {
+            st.queue(name)?;
+            Ok(handles.iter().map(|h| ops::delete(st, name, h)).collect())
+        };
+        // FIFO queue names end in `.fifo`. There a delete is durable before it is answered
+        // (exactly-once processing), and it unblocks the message group. On a standard queue
+        // it is written within a moment, unsynced: a delete lost to a crash delivers the
+        // message again, which SQS's at-least-once delivery allows (SQS may do the same).
         if name.ends_with(".fifo") {
+            let results = self.durably(delete).await?;
             self.wake(name);
+            Ok(results)
+        } else {
+            self.now(delete)
         }
-        Ok(results)
     }
 
     /// ChangeMessageVisibility(Batch): one result per (handle, seconds).
