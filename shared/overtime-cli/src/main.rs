@@ -249,6 +249,7 @@ fn main() -> ExitCode {
     let runtime = if matches!(cli.command, Command::Dev { .. }) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(overtime_dev::sqs::on_park)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()

@@ -193,6 +193,17 @@ impl overtime::Job for Job {
     }
 }
 
+/// A process's user + system CPU seconds, from `/proc/PID/stat` (Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15; clock ticks are 100 a second on Linux.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 #[tokio::main]
 async fn main() {
     let servers = std::env::var("BENCH_SERVERS").unwrap_or_default();
@@ -204,17 +215,29 @@ async fn main() {
     println!("| server | messages | send msg/s | receive+delete msg/s | worker jobs/s |");
     println!("|---|---:|---:|---:|---:|");
     for spec in servers.split_whitespace() {
-        let mut parts = spec.splitn(3, '=');
+        let mut parts = spec.splitn(4, '=');
         let (Some(name), Some(endpoint), Some(n)) = (parts.next(), parts.next(), parts.next())
         else {
-            eprintln!("bad server spec {spec:?}: name=URL=messages");
+            eprintln!("bad server spec {spec:?}: name=URL=messages[=server pid]");
             continue;
         };
         let n: usize = n.parse().expect("message count");
+        let pid = parts.next().map(str::to_owned);
         let c = client(endpoint).await;
         let url = queue(&c, &format!("bench-{}", uuid::Uuid::new_v4().simple())).await;
+        let cpu0 = pid.as_deref().and_then(cpu_seconds);
         let send_s = send(&c, &url, n).await;
+        let cpu1 = pid.as_deref().and_then(cpu_seconds);
         let recv_s = consume(&c, &url, n).await;
+        let cpu2 = pid.as_deref().and_then(cpu_seconds);
+        if let (Some(a), Some(b), Some(c)) = (cpu0, cpu1, cpu2) {
+            // The server's CPU per message in each phase, on stderr (scripts/bench-dev-rounds).
+            eprintln!(
+                "cpu {name} send_us_per_msg {:.1} receive_delete_us_per_msg {:.1}",
+                (b - a) * 1e6 / n as f64,
+                (c - b) * 1e6 / n as f64
+            );
+        }
         let jobs = match &worker {
             Some(w) => {
                 // The worker wants a dead-letter queue to put failures in.

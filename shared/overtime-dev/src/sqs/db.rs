@@ -1,19 +1,24 @@
 //! The SQLite file behind the endpoint: loaded into memory at start, then kept as a redo log of
-//! every change the memory state goes through, written by one thread.
+//! every change the memory state goes through.
 //!
-//! Requests run against the state in memory ([`super::state`]) and hand the changes they made
-//! to the writer thread, in the order they made them. The writer gathers whatever changes are
-//! waiting into one transaction and commits once (a group commit); the tables carry no index
-//! but their row ids, so a change is one b-tree write.
+//! Requests run against the state in memory ([`super::state`]) and queue the changes they made
+//! for the log, in the order they made them (under the state's lock). Whoever writes takes
+//! everything queued as one transaction and commits once (a group commit); the tables carry no
+//! index but their row ids, so a change is one b-tree write.
 //!
-//! Durability is a group commit: SQLite commits to the write-ahead log without syncing, and
-//! the same thread then fdatasyncs the log once and answers every request of that commit;
-//! requests arriving meanwhile form the next group. The thread checkpoints the log into the
-//! database itself and fsyncs the database before the log can be reused, so an answered send,
-//! delete or queue change is on disk whichever file holds it. Receives and visibility changes
-//! are logged without waiting: kill -9 cannot lose what reached SQLite (the page cache holds
-//! it), and losing one in a power cut only makes a message visible again early (SQS is
-//! at-least-once).
+//! Durability is a group commit: SQLite commits to the write-ahead log without syncing, then
+//! the writer fdatasyncs the log once and answers every request of that group that waits.
+//! The writer is the request thread itself when its runtime calls [`on_park`] (`overtime dev`
+//! does: when it has handled every request that had arrived, those requests share one commit
+//! and one sync, with no hand-off between threads), else the log thread. The log thread also
+//! takes changes nobody waits for within [`PICK_UP`], checkpoints the log into the database,
+//! and fsyncs the database before the log can be reused, so an answered send, FIFO delete or
+//! queue change is on disk whichever file holds it.
+//!
+//! Changes whose loss can only deliver a message again are not waited for: receives and
+//! visibility changes (their row updates are held back [`DEFER`], so the delete that usually
+//! follows replaces them), and deletes on standard queues. kill -9 loses at most the last
+//! fraction of a second of them, and SQS's at-least-once delivery allows what follows.
 //!
 //! A commit that fails leaves memory ahead of the disk; the store then refuses every request
 //! with the reason until it is restarted, which reloads what is on disk.
@@ -113,18 +118,41 @@ struct Pending {
     idle: bool,
     /// Every handle is gone: write everything and stop.
     closing: bool,
+    /// When the oldest deferred row update is due.
+    deferred_due: Option<Instant>,
 }
 
-/// The queue between requests and the log thread.
-#[derive(Default)]
+/// The queue between requests and the log, and the log itself: written by the log thread,
+/// or by a request thread that is about to sleep ([`on_park`]).
 struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
+    log: Mutex<Log>,
 }
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes what is waiting, to be written by the holder of `log` (so groups go in order).
+    fn take(&self, log: &Log) -> (Vec<Change>, Vec<Reply>, bool) {
+        let _ = log;
+        let mut p = self.lock();
+        p.since = None;
+        (
+            std::mem::take(&mut p.changes),
+            std::mem::take(&mut p.replies),
+            p.closing,
+        )
+    }
+
+    /// Writes what is waiting, if anything; true once the log is closed.
+    fn write(&self, log: &mut Log) -> bool {
+        let (changes, replies, closing) = self.take(log);
+        let closed = log.group(changes, replies, closing);
+        self.lock().deferred_due = log.deferred.next_due();
+        closed
     }
 }
 
@@ -184,17 +212,30 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError>
     wal_path.push("-wal");
     let wal_path = std::path::PathBuf::from(wal_path);
     preallocate(&wal_path)?;
-    let queue = Arc::new(Shared::default());
     let state = Arc::new(Mutex::new(state));
-    let (for_thread, state_for_thread) = (queue.clone(), state.clone());
+    let shared = Arc::new(Shared {
+        pending: Mutex::default(),
+        wake: Condvar::new(),
+        log: Mutex::new(Log {
+            conn: Some(conn),
+            commits: 0,
+            failed: None,
+            wal_path,
+            wal: None,
+            db_file,
+            deferred: Deferred::default(),
+            state: state.clone(),
+        }),
+    });
+    let for_thread = shared.clone();
     std::thread::Builder::new()
         .name("overtime-sqs-writer".into())
-        .spawn(move || run(&conn, &for_thread, &wal_path, &db_file, &state_for_thread))
+        .spawn(move || run(&for_thread))
         .map_err(|e| SqsError::Internal(format!("start the writer thread: {e}")))?;
     Ok((
         state,
         Writer {
-            handle: Arc::new(Handle(queue)),
+            handle: Arc::new(Handle(shared)),
         },
     ))
 }
@@ -223,7 +264,17 @@ impl Writer {
             pending.replies.push(tx);
             rx
         });
-        let wake = pending.idle && (wait || pending.changes.len() >= WAKE_AT);
+        let mut wake = pending.idle && (wait || pending.changes.len() >= WAKE_AT);
+        if wake && PARKS.get() && pending.changes.len() < WAKE_AT {
+            // This thread's runtime calls `on_park` when it runs out of work: the requests
+            // it is about to handle join this one's group instead of forming the next.
+            LATER.with_borrow_mut(|later| {
+                if !later.iter().any(|s| Arc::ptr_eq(s, shared)) {
+                    later.push(shared.clone());
+                }
+            });
+            wake = false;
+        }
         if wake {
             pending.idle = false;
         }
@@ -232,6 +283,36 @@ impl Writer {
             shared.wake.notify_one();
         }
         answer
+    }
+}
+
+thread_local! {
+    /// This thread calls [`on_park`] before it sleeps.
+    static PARKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Log threads to wake when this one parks.
+    static LATER: std::cell::RefCell<Vec<Arc<Shared>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Writes and syncs, on this thread, what requests on it left waiting for the log; see
+/// [`super::on_park`]. Where the log thread is writing already, it is woken instead.
+pub(crate) fn on_park() {
+    PARKS.set(true);
+    let later = LATER.with_borrow_mut(std::mem::take);
+    for shared in later {
+        if let Ok(mut log) = shared.log.try_lock() {
+            // Closing is the log thread's to do.
+            if !shared.lock().closing {
+                shared.write(&mut log);
+                continue;
+            }
+        }
+        let mut pending = shared.lock();
+        let wake = pending.idle;
+        pending.idle = false;
+        drop(pending);
+        if wake {
+            shared.wake.notify_one();
+        }
     }
 }
 
@@ -535,44 +616,88 @@ fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The log thread's loop: takes every change logged so far once a request waits for one (or
-/// when changes nobody waits for are due), commits them in one transaction, fdatasyncs the log
-/// once the group holds a request that waits, and answers. Requests arriving during a sync
-/// form the next group.
-fn run(
-    conn: &Connection,
-    shared: &Shared,
-    wal_path: &Path,
-    db_file: &std::fs::File,
-    state: &Mutex<State>,
-) {
-    let mut commits = 0u32;
-    let mut failed: Option<SqsError> = None;
-    let mut wal: Option<std::fs::File> = None;
-    let mut deferred = Deferred::default();
+/// The log thread's loop: waits until a request waits for a change (and no request thread
+/// writes it, see [`on_park`]), changes nobody waits for are due, or every handle is gone;
+/// then writes what is waiting as one group.
+fn run(shared: &Shared) {
     loop {
-        // `closing`: every handle is gone, so this is the last group; it writes everything.
-        let (changes, replies, closing) = take(shared, &deferred);
-        if let Some(e) = &failed {
+        wait(shared);
+        let mut log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.write(&mut log) {
+            return;
+        }
+    }
+}
+
+/// Waits until there is something to write: a request waiting, changes piling up, changes
+/// nobody waits for or deferred updates due, or every handle gone.
+fn wait(shared: &Shared) {
+    let mut p = shared.lock();
+    while !(p.closing || !p.replies.is_empty() || p.changes.len() >= WAKE_AT) {
+        let due = [p.since.map(|since| since + PICK_UP), p.deferred_due]
+            .into_iter()
+            .flatten()
+            .min();
+        let now = Instant::now();
+        if due.is_some_and(|due| due <= now) {
+            break;
+        }
+        // Never longer than PICK_UP: a request thread may defer updates meanwhile.
+        let nap = due.map_or(PICK_UP, |due| (due - now).min(PICK_UP));
+        p.idle = true;
+        p = shared
+            .wake
+            .wait_timeout(p, nap)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    p.idle = false;
+}
+
+/// The SQLite connection and what writing it needs.
+struct Log {
+    /// `None` once closed.
+    conn: Option<Connection>,
+    /// Commits since the last checkpoint.
+    commits: u32,
+    /// Set by a failed commit or sync: nothing more is written until a restart.
+    failed: Option<SqsError>,
+    wal_path: std::path::PathBuf,
+    wal: Option<std::fs::File>,
+    db_file: std::fs::File,
+    deferred: Deferred,
+    /// Marked failed with the reason when a commit or sync fails.
+    state: Arc<Mutex<State>>,
+}
+
+impl Log {
+    /// Commits `changes` as one transaction (receive and visibility row updates are held
+    /// back, see [`DEFER`]), fdatasyncs the log if anyone waits, and answers. With `closing`,
+    /// writes everything, checkpoints, and closes the connection; true once closed.
+    fn group(&mut self, changes: Vec<Change>, replies: Vec<Reply>, closing: bool) -> bool {
+        let Some(conn) = &self.conn else {
+            return true;
+        };
+        if let Some(e) = &self.failed {
             // Memory is ahead of the disk: nothing more is written until a restart.
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
-            deferred = Deferred::default();
+            self.deferred = Deferred::default();
             if closing {
-                return;
+                self.conn = None;
             }
-            continue;
+            return closing;
         }
         let mut write: Vec<Change> = Vec::with_capacity(changes.len());
         for change in changes {
-            if !deferred.defer(&change) {
+            if !self.deferred.defer(&change) {
                 write.push(change);
             }
         }
-        write.extend(deferred.take_due(closing));
+        write.extend(self.deferred.take_due(closing));
         if write.is_empty() && replies.is_empty() && !closing {
-            continue;
+            return false;
         }
         let written = (|| -> rusqlite::Result<()> {
             if write.is_empty() {
@@ -586,46 +711,37 @@ fn run(
         })();
         let mut result = written.map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
-            let e = SqsError::Internal(format!(
+            fail(&mut self.failed, &self.state, format!(
                 "the queue store could not write ({e}); restart overtime dev, which reloads what is on disk"
-            ));
-            tracing::error!(error = %e, "queue store failed");
-            state.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(e.to_string());
-            failed = Some(e.clone());
-            e
+            ))
         });
-        commits += u32::from(!write.is_empty());
-        if commits >= CHECKPOINT_EVERY {
-            commits = 0;
+        self.commits += u32::from(!write.is_empty());
+        if self.commits >= CHECKPOINT_EVERY {
+            self.commits = 0;
             // Into the database, which is synced before the next transaction may reuse the
             // log (a complete checkpoint lets it start over).
-            if let Err(e) = checkpoint(conn, db_file) {
+            if let Err(e) = checkpoint(conn, &self.db_file) {
                 tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
             }
         }
         // A commit nobody waits on is not synced; the next sync covers it.
         if (!replies.is_empty() || closing) && result.is_ok() {
-            if wal.is_none() {
-                wal = std::fs::File::open(wal_path).ok();
+            if self.wal.is_none() {
+                self.wal = std::fs::File::open(&self.wal_path).ok();
             }
-            result = match &wal {
+            let synced = match &self.wal {
                 Some(f) => f
                     .sync_data()
-                    .map_err(|e| SqsError::Internal(format!("sync the queue log: {e}"))),
-                None => Err(SqsError::Internal(format!(
-                    "open the queue log {}",
-                    wal_path.display()
-                ))),
+                    .map_err(|e| format!("sync the queue log: {e}")),
+                None => Err(format!("open the queue log {}", self.wal_path.display())),
             };
-            if let Err(e) = &result {
+            if let Err(e) = synced {
                 // After a failed sync the kernel may have dropped the pages: fail closed.
-                let e = SqsError::Internal(format!(
-                    "{e}; restart overtime dev, which reloads what is on disk"
+                result = Err(fail(
+                    &mut self.failed,
+                    &self.state,
+                    format!("{e}; restart overtime dev, which reloads what is on disk"),
                 ));
-                tracing::error!(error = %e, "queue store failed");
-                state.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(e.to_string());
-                failed = Some(e.clone());
-                result = Err(e);
             }
         }
         for reply in replies {
@@ -633,44 +749,22 @@ fn run(
         }
         if closing {
             // Into the database, synced, before the connection's close removes the log.
-            if let Err(e) = checkpoint(conn, db_file) {
+            if let Err(e) = checkpoint(conn, &self.db_file) {
                 tracing::error!(error = %e, "final checkpoint failed; the log stays for the next start");
             }
-            return;
+            self.conn = None;
         }
+        closing
     }
 }
 
-/// Waits until a request waits for a change, changes pile up, changes nobody waits for or
-/// deferred updates are due, or every handle is gone; then takes what is waiting.
-fn take(shared: &Shared, deferred: &Deferred) -> (Vec<Change>, Vec<Reply>, bool) {
-    let mut p = shared.lock();
-    while !(p.closing || !p.replies.is_empty() || p.changes.len() >= WAKE_AT) {
-        let pick_up = p.since.map(|since| PICK_UP.saturating_sub(since.elapsed()));
-        let wait = match (pick_up, deferred.due_in()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        p.idle = true;
-        p = match wait {
-            Some(wait) if wait.is_zero() => break,
-            Some(wait) => {
-                shared
-                    .wake
-                    .wait_timeout(p, wait)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-            None => shared.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
-        };
-    }
-    p.idle = false;
-    p.since = None;
-    (
-        std::mem::take(&mut p.changes),
-        std::mem::take(&mut p.replies),
-        p.closing,
-    )
+/// Fails the store closed with `reason`: every request gets it until a restart.
+fn fail(failed: &mut Option<SqsError>, state: &Mutex<State>, reason: String) -> SqsError {
+    let e = SqsError::Internal(reason);
+    tracing::error!(error = %e, "queue store failed");
+    state.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(e.to_string());
+    *failed = Some(e.clone());
+    e
 }
 
 /// How long a receive's row update may wait to be written: a delete arriving meanwhile
@@ -725,11 +819,9 @@ impl Deferred {
         }
     }
 
-    /// How long until the oldest deferred update is due (`None`: nothing deferred).
-    fn due_in(&self) -> Option<Duration> {
-        self.order
-            .front()
-            .map(|(since, _)| DEFER.saturating_sub(since.elapsed()))
+    /// When the oldest deferred update is due.
+    fn next_due(&self) -> Option<Instant> {
+        self.order.front().map(|(since, _)| *since + DEFER)
     }
 
     /// The updates due now (all of them with `all`), as changes to write.

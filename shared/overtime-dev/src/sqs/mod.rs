@@ -37,6 +37,21 @@ use tokio::sync::{Notify, oneshot};
 /// this only bounds a wait nothing announced.
 const LONG_POLL_TICK: Duration = Duration::from_secs(1);
 
+/// For a tokio runtime's `on_thread_park`: requests that wait for the log then wake its
+/// thread when this thread has handled every request that had arrived, so they share one
+/// commit and one sync, instead of the first waking it at once and the rest forming later,
+/// smaller groups. Without it (any other thread) the first request wakes the log at once.
+///
+/// ```no_run
+/// let runtime = tokio::runtime::Builder::new_current_thread()
+///     .enable_all()
+///     .on_thread_park(overtime_dev::sqs::on_park)
+///     .build();
+/// ```
+pub fn on_park() {
+    db::on_park();
+}
+
 /// Waits for a request's changes to be durable.
 type Durable = Option<oneshot::Receiver<Result<(), SqsError>>>;
 
@@ -635,6 +650,71 @@ mod tests {
             })
             .expect("indexes");
         assert_eq!(indexes, 0, "the messages table keeps only its row ids");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// `overtime dev`'s runtime calls [`on_park`]: its thread then writes and syncs the
+    /// groups itself. Every durable request is answered, and sends and deletes from concurrent
+    /// tasks all reach the disk.
+    #[test]
+    fn a_runtime_that_calls_on_park_writes_every_group_itself() {
+        let path = temp_db();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(on_park)
+            .build()
+            .expect("runtime");
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        let sent = runtime.block_on(async {
+            sqs.create_queue("q", BTreeMap::new(), BTreeMap::new())
+                .await
+                .expect("create");
+            let mut tasks = tokio::task::JoinSet::new();
+            for t in 0..20 {
+                let sqs = sqs.clone();
+                tasks.spawn(async move {
+                    for i in 0..5 {
+                        let body = format!("{t}-{i}");
+                        let out = sqs.send("q", vec![entry(&body)]).await.expect("send");
+                        assert!(out[0].is_ok(), "{out:?}");
+                    }
+                });
+            }
+            tokio::time::timeout(Duration::from_secs(20), async {
+                while let Some(done) = tasks.join_next().await {
+                    done.expect("sender");
+                }
+            })
+            .await
+            .expect("every durable send is answered");
+            // Receive 30 and delete them (a standard queue's delete is not waited for).
+            let mut deleted = 0;
+            while deleted < 30 {
+                let got = sqs
+                    .receive("q", all_attributes(10, 60), Duration::ZERO)
+                    .await
+                    .expect("receive");
+                let handles = got.into_iter().map(|m| m.receipt_handle).collect();
+                let out = sqs.delete("q", handles).await.expect("delete");
+                deleted += out.iter().filter(|r| matches!(r, Ok(true))).count();
+            }
+            100
+        });
+        drop(sqs);
+        drop(runtime);
+        let again = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                let again = reopen(&path).await;
+                again.stats().await.expect("stats")
+            });
+        assert_eq!(
+            (again[0].visible + again[0].in_flight, again[0].delayed),
+            (sent - 30, 0),
+            "all sends kept, the 30 deletes written"
+        );
         let _ = std::fs::remove_file(&path);
     }
 }
