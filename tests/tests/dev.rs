@@ -44,6 +44,23 @@ async fn queue_attribute(
         .and_then(|a| a.get(&name).cloned())
 }
 
+/// The newest message move task from a dead-letter queue (ListMessageMoveTasks).
+async fn newest_move_task(
+    client: &aws_sdk_sqs::Client,
+    source_arn: &str,
+) -> aws_sdk_sqs::types::ListMessageMoveTasksResultEntry {
+    client
+        .list_message_move_tasks()
+        .source_arn(source_arn)
+        .send()
+        .await
+        .expect("ListMessageMoveTasks")
+        .results()
+        .first()
+        .cloned()
+        .expect("a task")
+}
+
 async fn create(
     client: &aws_sdk_sqs::Client,
     name: &str,
@@ -362,14 +379,8 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
             .as_deref(),
         Some("poison")
     );
-    let tasks = client
-        .list_message_move_tasks()
-        .source_arn(&dlq_arn)
-        .send()
-        .await
-        .expect("tasks");
     assert_eq!(
-        tasks.results().first().and_then(|t| t.status()),
+        newest_move_task(&client, &dlq_arn).await.status(),
         Some("COMPLETED")
     );
     // A move runs in the background at its rate, one task per queue at a time, and can be
@@ -404,13 +415,7 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
         format!("{second:?}").contains("already a message move task running"),
         "{second:?}"
     );
-    let running = client
-        .list_message_move_tasks()
-        .source_arn(&dlq_arn)
-        .send()
-        .await
-        .expect("tasks");
-    let first = running.results().first().expect("a task");
+    let first = newest_move_task(&client, &dlq_arn).await;
     assert_eq!(
         (
             first.status(),
@@ -431,13 +436,7 @@ async fn sqs_semantics_redrive_fifo_and_message_moves() {
         "moved {moved} of 5 at 1 a second in ~1.5 s"
     );
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let tasks = client
-        .list_message_move_tasks()
-        .source_arn(&dlq_arn)
-        .send()
-        .await
-        .expect("tasks");
-    let last = tasks.results().first().expect("a task");
+    let last = newest_move_task(&client, &dlq_arn).await;
     assert_eq!(
         (last.status(), last.approximate_number_of_messages_moved()),
         (Some("CANCELLED"), moved),

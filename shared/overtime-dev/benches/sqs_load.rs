@@ -230,12 +230,12 @@ async fn main() {
         let cpu1 = pid.as_deref().and_then(cpu_seconds);
         let recv_s = consume(&c, &url, n).await;
         let cpu2 = pid.as_deref().and_then(cpu_seconds);
-        if let (Some(a), Some(b), Some(c)) = (cpu0, cpu1, cpu2) {
+        if let (Some(before), Some(sent), Some(consumed)) = (cpu0, cpu1, cpu2) {
             // The server's CPU per message in each phase, on stderr (scripts/bench-dev-rounds).
             eprintln!(
                 "cpu {name} send_us_per_msg {:.1} receive_delete_us_per_msg {:.1}",
-                (b - a) * 1e6 / n as f64,
-                (c - b) * 1e6 / n as f64
+                (sent - before) * 1e6 / n as f64,
+                (consumed - sent) * 1e6 / n as f64
             );
         }
         let jobs = match &worker {

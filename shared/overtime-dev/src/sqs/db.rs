@@ -120,6 +120,8 @@ struct Pending {
     closing: bool,
     /// When the oldest deferred row update is due.
     deferred_due: Option<Instant>,
+    /// A checkpoint is due: the log thread's to do, off the request threads.
+    checkpoint: bool,
 }
 
 /// The queue between requests and the log, and the log itself: written by the log thread,
@@ -135,24 +137,33 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes what is waiting, to be written by the holder of `log` (so groups go in order).
-    fn take(&self, log: &Log) -> (Vec<Change>, Vec<Reply>, bool) {
-        let _ = log;
+    /// Takes what is waiting and writes it as one group; the caller holds `log`, so groups
+    /// go in order. True once the log is closed.
+    fn write(&self, log: &mut Log) -> bool {
+        let (changes, replies, closing) = {
+            let mut p = self.lock();
+            p.since = None;
+            (
+                std::mem::take(&mut p.changes),
+                std::mem::take(&mut p.replies),
+                p.closing,
+            )
+        };
+        let closed = log.group(changes, replies, closing);
         let mut p = self.lock();
-        p.since = None;
-        (
-            std::mem::take(&mut p.changes),
-            std::mem::take(&mut p.replies),
-            p.closing,
-        )
+        p.deferred_due = log.deferred.next_due();
+        p.checkpoint = log.commits >= CHECKPOINT_EVERY;
+        closed
     }
 
-    /// Writes what is waiting, if anything; true once the log is closed.
-    fn write(&self, log: &mut Log) -> bool {
-        let (changes, replies, closing) = self.take(log);
-        let closed = log.group(changes, replies, closing);
-        self.lock().deferred_due = log.deferred.next_due();
-        closed
+    /// Wakes the log thread if it sleeps.
+    fn wake_log(&self, mut pending: std::sync::MutexGuard<'_, Pending>) {
+        let wake = pending.idle;
+        pending.idle = false;
+        drop(pending);
+        if wake {
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -211,7 +222,7 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError>
     let mut wal_path = path.as_os_str().to_owned();
     wal_path.push("-wal");
     let wal_path = std::path::PathBuf::from(wal_path);
-    preallocate(&wal_path)?;
+    let wal = preallocate(&wal_path)?;
     let state = Arc::new(Mutex::new(state));
     let shared = Arc::new(Shared {
         pending: Mutex::default(),
@@ -220,8 +231,7 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Mutex<State>>, Writer), SqsError>
             conn: Some(conn),
             commits: 0,
             failed: None,
-            wal_path,
-            wal: None,
+            wal,
             db_file,
             deferred: Deferred::default(),
             state: state.clone(),
@@ -264,23 +274,19 @@ impl Writer {
             pending.replies.push(tx);
             rx
         });
-        let mut wake = pending.idle && (wait || pending.changes.len() >= WAKE_AT);
-        if wake && PARKS.get() && pending.changes.len() < WAKE_AT {
+        if pending.changes.len() >= WAKE_AT {
+            shared.wake_log(pending);
+        } else if wait && PARKS.get() {
             // This thread's runtime calls `on_park` when it runs out of work: the requests
             // it is about to handle join this one's group instead of forming the next.
+            drop(pending);
             LATER.with_borrow_mut(|later| {
                 if !later.iter().any(|s| Arc::ptr_eq(s, shared)) {
                     later.push(shared.clone());
                 }
             });
-            wake = false;
-        }
-        if wake {
-            pending.idle = false;
-        }
-        drop(pending);
-        if wake {
-            shared.wake.notify_one();
+        } else if wait {
+            shared.wake_log(pending);
         }
         answer
     }
@@ -293,26 +299,33 @@ thread_local! {
     static LATER: std::cell::RefCell<Vec<Arc<Shared>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Groups this thread wrote in [`on_park`].
+    pub(crate) static WRITTEN_ON_PARK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Writes and syncs, on this thread, what requests on it left waiting for the log; see
 /// [`super::on_park`]. Where the log thread is writing already, it is woken instead.
 pub(crate) fn on_park() {
     PARKS.set(true);
     let later = LATER.with_borrow_mut(std::mem::take);
     for shared in later {
-        if let Ok(mut log) = shared.log.try_lock() {
-            // Closing is the log thread's to do.
-            if !shared.lock().closing {
-                shared.write(&mut log);
-                continue;
+        // Closing and checkpoints are the log thread's to do; so is a group while it writes.
+        if let Ok(mut log) = shared.log.try_lock()
+            && !shared.lock().closing
+        {
+            shared.write(&mut log);
+            #[cfg(test)]
+            WRITTEN_ON_PARK.with(|n| n.set(n.get() + 1));
+            drop(log);
+            let pending = shared.lock();
+            if pending.checkpoint {
+                shared.wake_log(pending);
             }
+            continue;
         }
-        let mut pending = shared.lock();
-        let wake = pending.idle;
-        pending.idle = false;
-        drop(pending);
-        if wake {
-            shared.wake.notify_one();
-        }
+        shared.wake_log(shared.lock());
     }
 }
 
@@ -320,7 +333,7 @@ pub(crate) fn on_park() {
 /// overwrite blocks that exist: fdatasync of an overwrite skips the file-system journal and
 /// took 137 µs here against 226 µs for an append. SQLite writes the log from its start and
 /// reads it only up to the first frame whose checksum fails, which a zero frame does.
-fn preallocate(wal_path: &Path) -> Result<(), SqsError> {
+fn preallocate(wal_path: &Path) -> Result<std::fs::File, SqsError> {
     use std::io::Write as _;
     let failed =
         |e: std::io::Error| SqsError::Internal(format!("preallocate {}: {e}", wal_path.display()));
@@ -336,7 +349,8 @@ fn preallocate(wal_path: &Path) -> Result<(), SqsError> {
         wal.write_all(&zeros).map_err(failed)?;
         at += zeros.len() as u64;
     }
-    wal.sync_all().map_err(failed)
+    wal.sync_all().map_err(failed)?;
+    Ok(wal)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), SqsError> {
@@ -617,8 +631,9 @@ fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
 }
 
 /// The log thread's loop: waits until a request waits for a change (and no request thread
-/// writes it, see [`on_park`]), changes nobody waits for are due, or every handle is gone;
-/// then writes what is waiting as one group.
+/// writes it, see [`on_park`]), changes nobody waits for are due, a checkpoint is due, or every
+/// handle is gone; then writes what is waiting as one group, and checkpoints when due (so a
+/// request thread never stalls on one).
 fn run(shared: &Shared) {
     loop {
         wait(shared);
@@ -626,14 +641,18 @@ fn run(shared: &Shared) {
         if shared.write(&mut log) {
             return;
         }
+        if log.commits >= CHECKPOINT_EVERY {
+            log.checkpoint();
+            shared.lock().checkpoint = false;
+        }
     }
 }
 
-/// Waits until there is something to write: a request waiting, changes piling up, changes
-/// nobody waits for or deferred updates due, or every handle gone.
+/// Waits until there is something to do: a request waiting, changes piling up, changes
+/// nobody waits for or deferred updates due, a checkpoint due, or every handle gone.
 fn wait(shared: &Shared) {
     let mut p = shared.lock();
-    while !(p.closing || !p.replies.is_empty() || p.changes.len() >= WAKE_AT) {
+    while !(p.closing || p.checkpoint || !p.replies.is_empty() || p.changes.len() >= WAKE_AT) {
         let due = [p.since.map(|since| since + PICK_UP), p.deferred_due]
             .into_iter()
             .flatten()
@@ -662,8 +681,8 @@ struct Log {
     commits: u32,
     /// Set by a failed commit or sync: nothing more is written until a restart.
     failed: Option<SqsError>,
-    wal_path: std::path::PathBuf,
-    wal: Option<std::fs::File>,
+    /// The write-ahead log, for fdatasync.
+    wal: std::fs::File,
     db_file: std::fs::File,
     deferred: Deferred,
     /// Marked failed with the reason when a commit or sync fails.
@@ -671,6 +690,17 @@ struct Log {
 }
 
 impl Log {
+    /// Copies the log into the database, synced, so the next transaction may reuse the log
+    /// (a complete checkpoint lets it start over).
+    fn checkpoint(&mut self) {
+        self.commits = 0;
+        if let Some(conn) = &self.conn
+            && let Err(e) = checkpoint(conn, &self.db_file)
+        {
+            tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
+        }
+    }
+
     /// Commits `changes` as one transaction (receive and visibility row updates are held
     /// back, see [`DEFER`]), fdatasyncs the log if anyone waits, and answers. With `closing`,
     /// writes everything, checkpoints, and closes the connection; true once closed.
@@ -716,33 +746,19 @@ impl Log {
             ))
         });
         self.commits += u32::from(!write.is_empty());
-        if self.commits >= CHECKPOINT_EVERY {
-            self.commits = 0;
-            // Into the database, which is synced before the next transaction may reuse the
-            // log (a complete checkpoint lets it start over).
-            if let Err(e) = checkpoint(conn, &self.db_file) {
-                tracing::error!(error = %e, "checkpoint failed; the log keeps growing until one succeeds");
-            }
-        }
         // A commit nobody waits on is not synced; the next sync covers it.
-        if (!replies.is_empty() || closing) && result.is_ok() {
-            if self.wal.is_none() {
-                self.wal = std::fs::File::open(&self.wal_path).ok();
-            }
-            let synced = match &self.wal {
-                Some(f) => f
-                    .sync_data()
-                    .map_err(|e| format!("sync the queue log: {e}")),
-                None => Err(format!("open the queue log {}", self.wal_path.display())),
-            };
-            if let Err(e) = synced {
-                // After a failed sync the kernel may have dropped the pages: fail closed.
-                result = Err(fail(
-                    &mut self.failed,
-                    &self.state,
-                    format!("{e}; restart overtime dev, which reloads what is on disk"),
-                ));
-            }
+        // After a failed sync the kernel may have dropped the pages: fail closed.
+        if (!replies.is_empty() || closing)
+            && result.is_ok()
+            && let Err(e) = self.wal.sync_data()
+        {
+            result = Err(fail(
+                &mut self.failed,
+                &self.state,
+                format!(
+                    "sync the queue log: {e}; restart overtime dev, which reloads what is on disk"
+                ),
+            ));
         }
         for reply in replies {
             let _ = reply.send(result.clone());

@@ -688,9 +688,6 @@ impl Taken {
     }
 }
 
-/// Drops messages older than the queue's retention period, and expired deduplication
-/// entries (at most once a second per queue: the sweep reads the whole queue, and SQS's own
-/// expiry is approximate too).
 /// Drops a queue's expired messages (see [`expire`]), for the paths that count them.
 pub(crate) fn sweep(state: &mut State, name: &str) -> Result<(), SqsError> {
     let State { queues, log, .. } = state;
@@ -699,6 +696,9 @@ pub(crate) fn sweep(state: &mut State, name: &str) -> Result<(), SqsError> {
     Ok(())
 }
 
+/// Drops messages older than the queue's retention period, and expired deduplication
+/// entries (at most once a second per queue: the sweep reads the whole queue, and SQS's own
+/// expiry is approximate too).
 fn expire(queue: &mut QueueState, now: i64, log: &mut Vec<Change>) {
     if now - queue.swept_ms < 1000 {
         return;
@@ -862,22 +862,26 @@ pub(crate) struct MoveStep {
     pub(crate) finished: bool,
 }
 
+impl MoveStep {
+    /// A step that found the task no longer running.
+    fn done() -> Self {
+        MoveStep {
+            finished: true,
+            ..MoveStep::default()
+        }
+    }
+}
+
 /// Moves up to `max` more messages of a running task, oldest first, each to the task's
 /// destination or back to the queue it was dead-lettered from; the task completes when it has
 /// moved what was there at its start (or nothing movable is left).
 pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep {
     let Some(at) = state.move_tasks.iter().position(|t| t.handle == handle) else {
-        return MoveStep {
-            finished: true,
-            ..MoveStep::default()
-        };
+        return MoveStep::done();
     };
     let task = state.move_tasks[at].clone();
     if task.status != "RUNNING" {
-        return MoveStep {
-            finished: true,
-            ..MoveStep::default()
-        };
+        return MoveStep::done();
     }
     let dest = task
         .dest_arn
@@ -885,6 +889,15 @@ pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep
         .and_then(rules::queue_name_of_arn)
         .map(str::to_owned);
     let source_name = rules::queue_name_of_arn(&task.source_arn).unwrap_or_default();
+    if !state.queues.contains_key(source_name)
+        || dest.as_ref().is_some_and(|d| !state.queues.contains_key(d))
+    {
+        // A queue of the task is gone.
+        let task = &mut state.move_tasks[at];
+        task.status = "FAILED".into();
+        state.log.push(Change::PutMoveTask(task.clone()));
+        return MoveStep::done();
+    }
     let want = usize::try_from(task.to_move - task.moved)
         .unwrap_or(0)
         .min(max);
@@ -914,15 +927,6 @@ pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep
         .unwrap_or_default();
     let now = now_ms();
     let mut step = MoveStep::default();
-    let gone = !state.queues.contains_key(source_name)
-        || dest.as_ref().is_some_and(|d| !state.queues.contains_key(d));
-    if gone {
-        let task = &mut state.move_tasks[at];
-        task.status = "FAILED".into();
-        state.log.push(Change::PutMoveTask(task.clone()));
-        step.finished = true;
-        return step;
-    }
     let mut moved = 0i64;
     for (old, target) in &plan {
         let Some(msg) = state.queues.get_mut(source_name).and_then(|q| q.take(*old)) else {
