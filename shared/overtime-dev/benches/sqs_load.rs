@@ -6,6 +6,10 @@
 //! Run by `scripts/bench-dev`, which starts the servers:
 //! `BENCH_SERVERS="overtime=http://127.0.0.1:P1=5000 rustack=http://127.0.0.1:P2=5000"
 //!  BENCH_WORKER=target/release/test-worker cargo bench -p overtime-dev --bench sqs_load`
+//!
+//! A fourth field, the server's pid (`name=URL=N=PID`), prints the server's CPU per message in
+//! each phase on stderr. `BENCH_SEND_ONLY=1` runs the sends alone and leaves the messages
+//! queued, for profiling the send path (`perf record -p PID`).
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
@@ -228,7 +232,12 @@ async fn main() {
         let cpu0 = pid.as_deref().and_then(cpu_seconds);
         let send_s = send(&c, &url, n).await;
         let cpu1 = pid.as_deref().and_then(cpu_seconds);
-        let recv_s = consume(&c, &url, n).await;
+        // BENCH_SEND_ONLY=1 leaves the messages queued (for profiling the send path alone).
+        let recv_s = if std::env::var_os("BENCH_SEND_ONLY").is_some() {
+            f64::NAN
+        } else {
+            consume(&c, &url, n).await
+        };
         let cpu2 = pid.as_deref().and_then(cpu_seconds);
         if let (Some(before), Some(sent), Some(consumed)) = (cpu0, cpu1, cpu2) {
             // The server's CPU per message in each phase, on stderr (scripts/bench-dev-rounds).
