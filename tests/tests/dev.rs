@@ -601,6 +601,18 @@ async fn bad_requests_get_sqs_errors_and_the_server_keeps_serving() {
     )
     .await;
     assert_eq!(status, 400);
+    assert_eq!(query.as_deref(), Some("InvalidParameterValue;Sender"));
+    let (status, _, query) = raw(
+        &dev,
+        Some("AmazonSQS.SendMessageBatch"),
+        json,
+        serde_json::json!({"QueueUrl": url, "Entries": [
+            {"Id": "a", "MessageBody": "x".repeat(7 * 1024 * 1024)}
+        ]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
     assert_eq!(
         query.as_deref(),
         Some("AWS.SimpleQueueService.BatchRequestTooLong;Sender")

@@ -441,6 +441,7 @@ fn load(conn: &Connection) -> Result<State, SqsError> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
+        let receives: i64 = r.get(10)?;
         state.next_seq = state.next_seq.max(seq + 1);
         let Some(queue) = names
             .get(&r.get::<_, i64>(1)?)
@@ -465,11 +466,12 @@ fn load(conn: &Connection) -> Result<State, SqsError> {
             Msg {
                 content: Arc::new(content),
                 visible_ms: r.get(9)?,
-                receives: r.get(10)?,
+                receives,
                 first_ms: r.get(11)?,
                 receipt: receipt
                     .and_then(|t| u64::from_str_radix(&t, 16).ok())
                     .unwrap_or(0),
+                received_ms: if receives > 0 { now } else { 0 },
                 dead_from: r.get::<_, Option<String>>(15)?.map(Arc::from),
             },
         );

@@ -54,13 +54,7 @@ async fn handle(State(sqs): State<Sqs>, req: Request) -> Response {
     };
     let body = match axum::body::to_bytes(req.into_body(), MAX_REQUEST_BYTES).await {
         Ok(b) => b,
-        Err(_) => {
-            return SqsError::BatchRequestTooLong {
-                size: MAX_REQUEST_BYTES + 1,
-                limit: rules::MAX_MESSAGE_BYTES as usize,
-            }
-            .into_response();
-        }
+        Err(_) => return too_long(&op).into_response(),
     };
     let span = tracing::debug_span!("sqs", op = %op);
     let _enter = span.enter();
@@ -77,6 +71,24 @@ async fn handle(State(sqs): State<Sqs>, req: Request) -> Response {
             tracing::debug!(error = %e, "request refused");
             e.into_response()
         }
+    }
+}
+
+/// The error for a request body over [`MAX_REQUEST_BYTES`], as the operation would report a
+/// message or batch that is too long.
+fn too_long(op: &str) -> SqsError {
+    let limit = rules::MAX_MESSAGE_BYTES as usize;
+    match op {
+        "SendMessageBatch" => SqsError::BatchRequestTooLong {
+            size: MAX_REQUEST_BYTES + 1,
+            limit,
+        },
+        "SendMessage" => SqsError::InvalidParameterValue(format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."
+        )),
+        _ => SqsError::InvalidParameterValue(format!(
+            "The request body is over {MAX_REQUEST_BYTES} bytes, more than any {op} request needs."
+        )),
     }
 }
 

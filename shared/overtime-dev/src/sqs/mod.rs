@@ -237,7 +237,17 @@ impl Sqs {
 
     /// DeleteQueue.
     pub async fn delete_queue(&self, name: &str) -> Result<(), SqsError> {
-        self.durably(|st| ops::delete_queue(st, name)).await
+        self.durably(|st| ops::delete_queue(st, name)).await?;
+        // Long polls on it end now (with QueueDoesNotExist), and its waker goes.
+        let waker = self
+            .wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if let Some(n) = waker {
+            n.notify_waiters();
+        }
+        Ok(())
     }
 
     /// PurgeQueue.
@@ -287,6 +297,8 @@ impl Sqs {
         wait: Duration,
     ) -> Result<Vec<Received>, SqsError> {
         let deadline = Instant::now() + wait;
+        // Only queues that exist get a waker (the map never grows with made-up names).
+        self.now(|st| st.queue(name).map(|_| ()))?;
         let waker = self.waker(name);
         loop {
             let notified = waker.notified();
@@ -469,6 +481,219 @@ mod tests {
             attribute_names: vec!["All".into()],
             message_attribute_names: vec![],
         }
+    }
+
+    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn in_group(body: &str, group: &str) -> SendEntry {
+        SendEntry {
+            message_group_id: Some(group.into()),
+            ..entry(body)
+        }
+    }
+
+    fn bodies(got: &[Received]) -> Vec<&str> {
+        got.iter().map(|m| m.body.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_fifo_group_waits_for_messages_in_flight_and_keeps_order_past_delayed_ones() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        let q = "g.fifo";
+        let fifo = [("FifoQueue", "true"), ("ContentBasedDeduplication", "true")];
+        sqs.create_queue(
+            q,
+            attrs(&[fifo[0], fifo[1], ("DelaySeconds", "1")]),
+            BTreeMap::new(),
+        )
+        .await
+        .expect("create");
+        let receive = || sqs.receive(q, all_attributes(10, 60), Duration::ZERO);
+        sqs.send(q, vec![in_group("m1", "g")]).await.expect("send");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        sqs.send(q, vec![in_group("m2", "g")]).await.expect("send");
+        sqs.set_attributes(q, attrs(&[("DelaySeconds", "0")]))
+            .await
+            .expect("no delay");
+        sqs.send(q, vec![in_group("m3", "g")]).await.expect("send");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // m1's delay is over, m2's is not: m1 is delivered, and m3 waits behind m2.
+        let got = receive().await.expect("receive");
+        assert_eq!(bodies(&got), ["m1"]);
+        sqs.delete(q, vec![got[0].receipt_handle.clone()])
+            .await
+            .expect("delete");
+        assert!(
+            receive().await.expect("receive").is_empty(),
+            "m3 must not overtake m2"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let got = receive().await.expect("receive");
+        assert_eq!(bodies(&got), ["m2", "m3"]);
+        // With messages of the group in flight, a new one waits.
+        sqs.send(q, vec![in_group("m4", "g"), in_group("other", "h")])
+            .await
+            .expect("send");
+        assert_eq!(bodies(&receive().await.expect("receive")), ["other"]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn create_queue_again_compares_attributes_as_get_queue_attributes_shows_them() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        sqs.create_queue("c.fifo", attrs(&[("FifoQueue", "true")]), BTreeMap::new())
+            .await
+            .expect("create");
+        // Defaults given explicitly match, FIFO-only ones included.
+        sqs.create_queue(
+            "c.fifo",
+            attrs(&[
+                ("FifoQueue", "true"),
+                ("ContentBasedDeduplication", "false"),
+                ("DeduplicationScope", "queue"),
+                ("FifoThroughputLimit", "perQueue"),
+                ("VisibilityTimeout", "30"),
+            ]),
+            BTreeMap::new(),
+        )
+        .await
+        .expect("same queue");
+        sqs.create_queue("p", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("create");
+        for (k, v) in [
+            ("Policy", r#"{"Version":"2012-10-17"}"#),
+            ("VisibilityTimeout", "31"),
+            ("KmsMasterKeyId", "alias/aws/sqs"),
+        ] {
+            let err = sqs
+                .create_queue("p", attrs(&[(k, v)]), BTreeMap::new())
+                .await
+                .expect_err("differs");
+            assert!(
+                matches!(&err, SqsError::QueueNameExists(n) if n == k),
+                "{err:?}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn visibility_extends_to_12_hours_from_the_receive_and_no_further() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        sqs.create_queue("q", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("create");
+        sqs.send("q", vec![entry("a")]).await.expect("send");
+        let got = sqs
+            .receive("q", all_attributes(1, 43_200), Duration::ZERO)
+            .await
+            .expect("receive");
+        let handle = got[0].receipt_handle.clone();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let changed = sqs
+            .change_visibility(
+                "q",
+                vec![(handle.clone(), 43_200), (handle.clone(), 43_199)],
+            )
+            .await
+            .expect("change visibility");
+        assert!(
+            matches!(&changed[0], Err(SqsError::InvalidParameterValue(m)) if m.contains("Total VisibilityTimeout")),
+            "{changed:?}"
+        );
+        assert!(changed[1].is_ok(), "{changed:?}");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn a_fifo_message_dead_lettered_counts_its_retention_from_the_move() {
+        let path = temp_db();
+        let sqs = Sqs::open(&path, "http://127.0.0.1:1").expect("open");
+        let fifo = [("FifoQueue", "true"), ("ContentBasedDeduplication", "true")];
+        sqs.create_queue("dlq.fifo", attrs(&fifo), BTreeMap::new())
+            .await
+            .expect("create");
+        let redrive = format!(
+            r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#,
+            rules::queue_arn("dlq.fifo")
+        );
+        sqs.create_queue(
+            "src.fifo",
+            attrs(&[fifo[0], fifo[1], ("RedrivePolicy", &redrive)]),
+            BTreeMap::new(),
+        )
+        .await
+        .expect("create");
+        sqs.send("src.fifo", vec![in_group("a", "g")])
+            .await
+            .expect("send");
+        let first = sqs
+            .receive("src.fifo", all_attributes(1, 0), Duration::ZERO)
+            .await
+            .expect("receive");
+        let sent: i64 = first[0].attributes["SentTimestamp"].parse().expect("ms");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let moved_at = state::now_ms();
+        let again = sqs
+            .receive("src.fifo", all_attributes(1, 0), Duration::ZERO)
+            .await
+            .expect("receive");
+        assert!(again.is_empty(), "dead-lettered instead");
+        let dead = sqs
+            .receive("dlq.fifo", all_attributes(1, 30), Duration::ZERO)
+            .await
+            .expect("receive");
+        let enqueued: i64 = dead[0].attributes["SentTimestamp"].parse().expect("ms");
+        assert!(
+            enqueued >= moved_at && moved_at > sent,
+            "{sent} {moved_at} {enqueued}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn long_polls_on_missing_queues_leave_no_waker_and_end_when_theirs_is_deleted() {
+        let path = temp_db();
+        let sqs = Arc::new(Sqs::open(&path, "http://127.0.0.1:1").expect("open"));
+        let err = sqs
+            .receive("made-up", all_attributes(1, 30), Duration::from_secs(5))
+            .await
+            .expect_err("no queue");
+        assert!(matches!(err, SqsError::QueueDoesNotExist), "{err:?}");
+        assert!(sqs.wakers.lock().expect("wakers").is_empty());
+        sqs.create_queue("q", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("create");
+        let poll = tokio::spawn({
+            let sqs = sqs.clone();
+            async move {
+                sqs.receive("q", all_attributes(1, 30), Duration::from_secs(20))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let began = Instant::now();
+        sqs.delete_queue("q").await.expect("delete");
+        let ended = tokio::time::timeout(Duration::from_secs(5), poll)
+            .await
+            .expect("the long poll ended")
+            .expect("task");
+        assert!(
+            matches!(ended, Err(SqsError::QueueDoesNotExist)),
+            "{ended:?}"
+        );
+        assert!(began.elapsed() < Duration::from_secs(5));
+        assert!(sqs.wakers.lock().expect("wakers").is_empty());
+        let _ = std::fs::remove_file(&path);
     }
 
     #[tokio::test]

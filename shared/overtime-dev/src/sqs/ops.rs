@@ -24,26 +24,20 @@ pub(crate) fn create_queue(
         .get("FifoQueue")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     rules::check_queue_name(name, fifo)?;
+    let (attributes, config) = rules::merge_attributes(&BTreeMap::new(), given, true)?;
     if let Some(existing) = state.queues.get(name) {
-        let defaults = rules::config_of(&BTreeMap::new())?;
-        for (k, v) in given {
-            let same = match existing.row.attributes.get(k) {
-                Some(current) => current == v,
-                // An attribute given with its default value matches an unset one.
-                None => rules::merge_attributes(
-                    &BTreeMap::new(),
-                    &BTreeMap::from([(k.clone(), v.clone())]),
-                    true,
-                )
-                .is_ok_and(|(_, c)| c == defaults),
-            };
-            if !same {
-                return Err(SqsError::QueueNameExists(k.clone()));
-            }
+        // Compared as GetQueueAttributes shows them, defaults filled in: an attribute given
+        // with its default value matches an unset one, and any other value does not.
+        let current = settable_view(&existing.row.attributes, &existing.row.config);
+        let wanted = settable_view(&attributes, &config);
+        if let Some(k) = given
+            .keys()
+            .find(|k| current.get(k.as_str()) != wanted.get(k.as_str()))
+        {
+            return Err(SqsError::QueueNameExists(k.clone()));
         }
         return Ok(());
     }
-    let (attributes, config) = rules::merge_attributes(&BTreeMap::new(), given, true)?;
     check_redrive_target(state, &config)?;
     let now = now_ms();
     let row = QueueRow {
@@ -131,7 +125,6 @@ pub(crate) fn get_attributes(
         }
     }
     let (visible, in_flight, delayed) = state.queue(name)?.counts(now_ms());
-    let c = &queue.config;
     let mut out = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         if all || names.iter().any(|n| n == k) {
@@ -150,55 +143,53 @@ pub(crate) fn get_attributes(
         "LastModifiedTimestamp",
         (queue.modified_ms / 1000).to_string(),
     );
-    put("DelaySeconds", c.delay_secs.to_string());
-    put("MaximumMessageSize", c.max_message_bytes.to_string());
-    put("MessageRetentionPeriod", c.retention_secs.to_string());
-    put("ReceiveMessageWaitTimeSeconds", c.wait_secs.to_string());
-    put("VisibilityTimeout", c.visibility_secs.to_string());
-    put(
+    for (k, v) in settable_view(&queue.attributes, &queue.config) {
+        put(k, v);
+    }
+    Ok(out)
+}
+
+/// A queue's settable attributes as GetQueueAttributes shows them: defaults filled in, unset
+/// optional ones left out.
+fn settable_view(
+    attributes: &BTreeMap<String, String>,
+    c: &rules::QueueConfig,
+) -> BTreeMap<&'static str, String> {
+    let mut out = BTreeMap::new();
+    let given = |k: &str| attributes.get(k).filter(|v| !v.is_empty()).cloned();
+    out.insert("DelaySeconds", c.delay_secs.to_string());
+    out.insert("MaximumMessageSize", c.max_message_bytes.to_string());
+    out.insert("MessageRetentionPeriod", c.retention_secs.to_string());
+    out.insert("ReceiveMessageWaitTimeSeconds", c.wait_secs.to_string());
+    out.insert("VisibilityTimeout", c.visibility_secs.to_string());
+    out.insert(
         "SqsManagedSseEnabled",
-        queue
-            .attributes
-            .get("SqsManagedSseEnabled")
-            .cloned()
-            .unwrap_or_else(|| "false".into()),
+        given("SqsManagedSseEnabled").unwrap_or_else(|| "false".into()),
     );
-    for (k, v) in &queue.attributes {
-        if matches!(
-            k.as_str(),
-            "RedrivePolicy"
-                | "RedriveAllowPolicy"
-                | "Policy"
-                | "KmsMasterKeyId"
-                | "KmsDataKeyReusePeriodSeconds"
-                | "DeduplicationScope"
-                | "FifoThroughputLimit"
-        ) && !v.is_empty()
-        {
-            put(k, v.clone());
+    for k in [
+        "RedrivePolicy",
+        "RedriveAllowPolicy",
+        "Policy",
+        "KmsMasterKeyId",
+        "KmsDataKeyReusePeriodSeconds",
+    ] {
+        if let Some(v) = given(k) {
+            out.insert(k, v);
         }
     }
     if c.fifo {
-        put("FifoQueue", "true".into());
-        put("ContentBasedDeduplication", c.content_dedup.to_string());
-        put(
+        out.insert("FifoQueue", "true".into());
+        out.insert("ContentBasedDeduplication", c.content_dedup.to_string());
+        out.insert(
             "DeduplicationScope",
-            queue
-                .attributes
-                .get("DeduplicationScope")
-                .cloned()
-                .unwrap_or_else(|| "queue".into()),
+            given("DeduplicationScope").unwrap_or_else(|| "queue".into()),
         );
-        put(
+        out.insert(
             "FifoThroughputLimit",
-            queue
-                .attributes
-                .get("FifoThroughputLimit")
-                .cloned()
-                .unwrap_or_else(|| "perQueue".into()),
+            given("FifoThroughputLimit").unwrap_or_else(|| "perQueue".into()),
         );
     }
-    Ok(out)
+    out
 }
 
 /// Deletes a queue and its messages.
@@ -272,6 +263,7 @@ pub(crate) fn prepare(entry: SendEntry) -> Result<Prepared, SqsError> {
         .ok_or_else(|| SqsError::MissingParameter("MessageBody".into()))?;
     rules::check_body(body)?;
     let size = rules::message_size(&entry)?;
+    rules::check_system_attributes(&entry.message_system_attributes)?;
     if let Some(d) = entry.delay_seconds
         && !(0..=MAX_DELAY_SECS).contains(&d)
     {
@@ -406,6 +398,7 @@ pub(crate) fn insert(state: &mut State, name: &str, p: Prepared) -> Result<Sent,
         receives: 0,
         first_ms: None,
         receipt: 0,
+        received_ms: 0,
         dead_from: None,
     };
     log.push(Change::PutMessage {
@@ -501,19 +494,27 @@ pub(crate) fn receive(
     let mut deliver = Vec::new();
     let mut dead = Vec::new();
     if fifo {
-        // A group with a message in flight (or delayed) is blocked; a group whose message is
-        // dead-lettered now must not have later ones overtake it in this receive.
+        // A group with a message in flight is blocked. A message still delayed blocks only
+        // the ones after it in its group, and so does one dead-lettered now: later messages
+        // must not overtake it.
         let mut blocked: HashSet<&str> = queue
             .by_visible
             .range((now + 1, i64::MIN)..)
-            .filter_map(|(_, seq)| queue.messages.get(seq)?.content.group.as_deref())
+            .filter_map(|(_, seq)| {
+                let m = queue.messages.get(seq)?;
+                (m.receives > 0).then_some(m.content.group.as_deref()?)
+            })
             .collect();
         for (&seq, m) in &queue.messages {
             if deliver.len() as i64 >= req.max {
                 break;
             }
             let group = m.content.group.as_deref().unwrap_or_default();
-            if m.visible_ms > now || blocked.contains(group) {
+            if blocked.contains(group) {
+                continue;
+            }
+            if m.visible_ms > now {
+                blocked.insert(group);
                 continue;
             }
             if m.receives >= max_receives {
@@ -549,6 +550,7 @@ pub(crate) fn receive(
         m.receives += 1;
         let first_ms = *m.first_ms.get_or_insert(now);
         m.receipt = fastrand::u64(1..);
+        m.received_ms = now;
         log.push(Change::MessageState {
             seq,
             visible_ms,
@@ -582,13 +584,24 @@ pub(crate) fn receive(
         let source_arn: Arc<str> = rules::queue_arn(name).into();
         for msg in moved {
             let seq = state.seq();
+            // A FIFO queue's dead-letter queue counts retention from the move; a standard
+            // one's from the original send (SQS's dead-letter retention rules).
+            let content = if fifo {
+                Arc::new(Content {
+                    sent_ms: now,
+                    ..(*msg.content).clone()
+                })
+            } else {
+                msg.content
+            };
             let msg = Msg {
+                content,
                 visible_ms: now,
                 receives: 0,
                 first_ms: None,
                 receipt: 0,
+                received_ms: 0,
                 dead_from: Some(source_arn.clone()),
-                ..msg
             };
             let target = state.queue_mut(&dlq)?;
             let id = target.row.id;
@@ -770,11 +783,18 @@ pub(crate) fn change_visibility(
     let in_flight = queue
         .messages
         .get(&seq)
-        .is_some_and(|m| m.receipt == token && m.visible_ms > now && m.receives > 0);
-    if !in_flight {
+        .filter(|m| m.receipt == token && m.visible_ms > now && m.receives > 0)
+        .map(|m| m.received_ms);
+    let Some(received_ms) = in_flight else {
         return Err(SqsError::MessageNotInflight);
-    }
+    };
     let visible_ms = now + timeout * 1000;
+    if visible_ms > received_ms + rules::MAX_VISIBILITY_SECS * 1000 {
+        return Err(SqsError::InvalidParameterValue(format!(
+            "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [{} seconds] (12 hours from its receive).",
+            rules::MAX_VISIBILITY_SECS
+        )));
+    }
     queue.set_visible(seq, visible_ms);
     log.push(Change::Visibility { seq, visible_ms });
     Ok(())
@@ -942,6 +962,7 @@ pub(crate) fn move_step(state: &mut State, handle: &str, max: usize) -> MoveStep
             receives: 0,
             first_ms: None,
             receipt: 0,
+            received_ms: 0,
             dead_from: None,
         };
         let Some(queue) = state.queues.get_mut(target) else {

@@ -200,11 +200,47 @@ pub fn merge_attributes(
         }
         merged.insert(name.clone(), value.clone());
     }
+    check_fifo_throughput(given, &merged)?;
     let config = config_of(&merged)?;
     if let Some(v) = merged.get_mut("FifoQueue") {
         *v = config.fifo.to_string();
     }
     Ok((merged, config))
+}
+
+/// Checks the given values of FIFO high-throughput settings: `DeduplicationScope` is
+/// `messageGroup` or `queue`, `FifoThroughputLimit` is `perQueue` or `perMessageGroupId`, and
+/// `perMessageGroupId` needs `messageGroup`.
+fn check_fifo_throughput(
+    given: &BTreeMap<String, String>,
+    merged: &BTreeMap<String, String>,
+) -> Result<(), SqsError> {
+    for (name, allowed) in [
+        ("DeduplicationScope", ["messageGroup", "queue"]),
+        ("FifoThroughputLimit", ["perQueue", "perMessageGroupId"]),
+    ] {
+        if let Some(v) = given.get(name)
+            && !allowed.contains(&v.as_str())
+        {
+            return Err(SqsError::InvalidAttributeValue(
+                name.into(),
+                format!("{v:?} is not one of {allowed:?}"),
+            ));
+        }
+    }
+    let per_group =
+        merged.get("FifoThroughputLimit").map(String::as_str) == Some("perMessageGroupId");
+    let by_group = merged.get("DeduplicationScope").map(String::as_str) == Some("messageGroup");
+    if per_group
+        && !by_group
+        && (given.contains_key("FifoThroughputLimit") || given.contains_key("DeduplicationScope"))
+    {
+        return Err(SqsError::InvalidAttributeValue(
+            "FifoThroughputLimit".into(),
+            "perMessageGroupId is allowed only with DeduplicationScope messageGroup".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The settings a queue's stored attributes give.
@@ -319,11 +355,14 @@ pub fn check_message_attributes(attrs: &Attributes) -> Result<usize, SqsError> {
             )));
         }
         let base = value.data_type.split('.').next().unwrap_or_default();
+        // An empty value is no value: SQS wants name, type and value all non-empty.
         let value_size = match base {
-            "String" | "Number" => value.string_value.as_ref().map(|s| {
-                check_body(s).map(|()| s.len())
-            }),
-            "Binary" => value.binary_value.as_ref().map(|_| {
+            "String" | "Number" => value
+                .string_value
+                .as_ref()
+                .filter(|s| !s.is_empty())
+                .map(|s| check_body(s).map(|()| s.len())),
+            "Binary" => value.binary_value.as_ref().filter(|b| !b.is_empty()).map(|_| {
                 binary(value).map(|b| b.len()).ok_or_else(|| {
                     SqsError::InvalidParameterValue(format!(
                         "Message attribute '{name}' has a BinaryValue that is not base64."
@@ -343,12 +382,7 @@ pub fn check_message_attributes(attrs: &Attributes) -> Result<usize, SqsError> {
                 "The message attribute '{name}' with type '{base}' must contain a non-empty value of type '{base}'."
             ))
         })?;
-        if base == "Number"
-            && value
-                .string_value
-                .as_deref()
-                .is_some_and(|s| s.trim().parse::<f64>().is_err())
-        {
+        if base == "Number" && !value.string_value.as_deref().is_some_and(is_number) {
             return Err(SqsError::InvalidParameterValue(format!(
                 "Can't cast the value of message (user) attribute '{name}' to a number."
             )));
@@ -356,6 +390,46 @@ pub fn check_message_attributes(attrs: &Attributes) -> Result<usize, SqsError> {
         size += name.len() + value.data_type.len() + value_size;
     }
     Ok(size)
+}
+
+/// A Number attribute's value: a decimal number, optionally signed, with an optional
+/// fraction and exponent (no spaces, no `NaN` or `inf`).
+fn is_number(s: &str) -> bool {
+    fn digits(s: &str) -> usize {
+        s.bytes().take_while(u8::is_ascii_digit).count()
+    }
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let whole = digits(s);
+    let mut rest = &s[whole..];
+    let mut fraction = 0;
+    if let Some(r) = rest.strip_prefix('.') {
+        fraction = digits(r);
+        rest = &r[fraction..];
+    }
+    if whole + fraction == 0 {
+        return false;
+    }
+    if let Some(r) = rest.strip_prefix(['e', 'E']) {
+        let r = r.strip_prefix(['+', '-']).unwrap_or(r);
+        let exponent = digits(r);
+        return exponent > 0 && exponent == r.len();
+    }
+    rest.is_empty()
+}
+
+/// Checks message system attributes: SQS supports one, `AWSTraceHeader`, a non-empty String.
+pub fn check_system_attributes(attrs: &Attributes) -> Result<(), SqsError> {
+    for (name, value) in attrs {
+        let valid = name == "AWSTraceHeader"
+            && value.data_type == "String"
+            && value.string_value.as_deref().is_some_and(|v| !v.is_empty());
+        if !valid {
+            return Err(SqsError::InvalidParameterValue(format!(
+                "Message system attribute '{name}' is invalid: the only one SQS supports is AWSTraceHeader, with DataType String and a non-empty StringValue."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A send's size as SQS counts it: body plus attribute names, types and values.
@@ -468,5 +542,108 @@ mod tests {
         assert_eq!(config.redrive, Some(("dlq".into(), 3)));
         assert!(check_body("ok\n\t").is_ok());
         assert!(check_body("\u{1}").is_err());
+    }
+
+    fn value(data_type: &str, string: Option<&str>, binary: Option<&str>) -> AttributeValue {
+        AttributeValue {
+            data_type: data_type.into(),
+            string_value: string.map(Into::into),
+            binary_value: binary.map(Into::into),
+            string_list_values: None,
+            binary_list_values: None,
+        }
+    }
+
+    fn one(name: &str, v: AttributeValue) -> Attributes {
+        Attributes::from([(name.to_string(), v)])
+    }
+
+    #[test]
+    fn attribute_values_must_be_present_and_numbers_decimal() {
+        for v in [
+            value("String", Some(""), None),
+            value("Number", Some(""), None),
+            value("Binary", None, Some("")),
+            value("String", None, None),
+            value("Number", Some("NaN"), None),
+            value("Number", Some("inf"), None),
+            value("Number", Some(" 1"), None),
+            value("Number", Some("1e"), None),
+            value("Number", Some("."), None),
+            value("Number", Some("1.2.3"), None),
+        ] {
+            let attrs = one("a", v.clone());
+            assert!(
+                matches!(
+                    check_message_attributes(&attrs),
+                    Err(SqsError::InvalidParameterValue(_))
+                ),
+                "{v:?} should be refused"
+            );
+        }
+        for n in ["0", "-2", "+3.25", ".5", "5.", "1.5e3", "2E-7", "00042"] {
+            let attrs = one("a", value("Number", Some(n), None));
+            assert!(check_message_attributes(&attrs).is_ok(), "{n} is a number");
+        }
+        assert_eq!(
+            check_message_attributes(&one("a", value("Binary", None, Some("AAH/")))).ok(),
+            Some("a".len() + "Binary".len() + 3)
+        );
+    }
+
+    #[test]
+    fn the_only_system_attribute_is_a_string_trace_header() {
+        let ok = one(
+            "AWSTraceHeader",
+            value("String", Some("Root=1-5759e988"), None),
+        );
+        assert!(check_system_attributes(&ok).is_ok());
+        for bad in [
+            one("Bogus", value("String", Some("x"), None)),
+            one("AWSTraceHeader", value("Number", Some("1"), None)),
+            one("AWSTraceHeader", value("String", Some(""), None)),
+        ] {
+            let err = check_system_attributes(&bad).expect_err("refused");
+            assert!(err.to_string().contains("AWSTraceHeader"), "{err}");
+        }
+    }
+
+    #[test]
+    fn fifo_throughput_settings_take_only_their_values() {
+        let fifo = |pairs: &[(&str, &str)]| {
+            let mut given = BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]);
+            given.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            merge_attributes(&BTreeMap::new(), &given, true)
+        };
+        assert!(fifo(&[("DeduplicationScope", "messageGroup")]).is_ok());
+        assert!(
+            fifo(&[
+                ("DeduplicationScope", "messageGroup"),
+                ("FifoThroughputLimit", "perMessageGroupId")
+            ])
+            .is_ok()
+        );
+        for bad in [
+            &[("DeduplicationScope", "MessageGroup")][..],
+            &[("FifoThroughputLimit", "perGroup")][..],
+            &[("FifoThroughputLimit", "perMessageGroupId")][..],
+            &[
+                ("DeduplicationScope", "queue"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ][..],
+        ] {
+            assert!(
+                matches!(fifo(bad), Err(SqsError::InvalidAttributeValue(..))),
+                "{bad:?} should be refused"
+            );
+        }
+        // Changing the scope back under a per-group limit is refused too.
+        let (current, _) = fifo(&[
+            ("DeduplicationScope", "messageGroup"),
+            ("FifoThroughputLimit", "perMessageGroupId"),
+        ])
+        .expect("valid");
+        let given = BTreeMap::from([("DeduplicationScope".to_string(), "queue".to_string())]);
+        assert!(merge_attributes(&current, &given, false).is_err());
     }
 }

@@ -54,6 +54,10 @@ pub(crate) struct Msg {
     pub(crate) first_ms: Option<i64>,
     /// The latest receive's token (0: never received).
     pub(crate) receipt: u64,
+    /// When the latest receive happened (0: never), from which ChangeMessageVisibility may
+    /// extend the visibility timeout to 12 hours at most. Kept in memory only: after a
+    /// restart the 12 hours of a message in flight count from the restart.
+    pub(crate) received_ms: i64,
     /// The queue it was dead-lettered from (its ARN).
     pub(crate) dead_from: Option<Arc<str>>,
 }
