@@ -381,20 +381,16 @@ async fn start(
                 );
                 continue;
             };
-            let declared = d
-                .mappings
-                .iter()
-                .filter(|m| m.function == f.name)
-                .filter_map(|m| m.max_concurrency)
-                .max()
-                .map_or(opts.max_instances, |c| c as usize);
+            // A mapping's max_concurrency limits that mapping's pollers (mapping.rs), not the
+            // function: on Lambda two mappings of 2 and 5 run 7 at once, and other invokers
+            // are not limited by either. Locally a function runs up to --max-instances.
             let spec = FunctionSpec {
                 name: f.name.clone(),
                 binary: binary.clone(),
                 timeout: Duration::from_secs(f.timeout.into()),
                 memory: f.memory,
                 env,
-                concurrency: declared.min(opts.max_instances).max(1),
+                concurrency: opts.max_instances.max(1),
             };
             functions.insert(f.name.clone(), Function::new(spec, log.clone()));
         }

@@ -161,8 +161,8 @@ pub fn event(queue: &str, batch: &[Received]) -> Value {
 }
 
 /// The message ids an outcome settles, as Lambda reads a response: an error settles none;
-/// with ReportBatchItemFailures, every id but the listed ones, unless the list is malformed
-/// (then none).
+/// with ReportBatchItemFailures, every id but the listed ones, unless the response is not
+/// JSON or the list is malformed (then none).
 pub fn settled<'a>(
     outcome: &Outcome,
     batch: &'a [Received],
@@ -180,8 +180,8 @@ pub fn settled<'a>(
     } else {
         match serde_json::from_slice(body) {
             Ok(v) => v,
-            // An unparseable response is a success for Lambda (it ignores it).
-            Err(_) => return all,
+            // An invalid JSON response fails the whole batch (Lambda's partial batch rules).
+            Err(_) => return HashSet::new(),
         }
     };
     let Some(failures) = response.get("batchItemFailures") else {
@@ -246,7 +246,9 @@ mod tests {
             )),
             ["a", "c"]
         );
-        // An unknown or empty identifier fails the whole batch.
+        // A response that is not JSON fails the whole batch, as does an unknown or empty
+        // identifier.
+        assert!(settled(&ok("<html>oops</html>"), &batch, true).is_empty());
         assert!(
             settled(
                 &ok(r#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#),

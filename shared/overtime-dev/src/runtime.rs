@@ -182,14 +182,34 @@ impl Function {
     }
 
     async fn invoke_once(&self, id: &str, payload: Bytes) -> Outcome {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut instance = match idle {
-            Some(i) => i,
-            None => match self.spawn().await {
-                Ok(i) => i,
-                Err(why) => return Outcome::StartFailed(why),
-            },
-        };
+        if let Some(instance) = self.warm() {
+            let outcome = self.invoke_on(instance, id, payload.clone()).await;
+            // A warm instance that could not take the invocation (it exited or hung after its
+            // last answer) is replaced, as Lambda replaces a broken environment: the
+            // invocation goes to a fresh one rather than failing for it.
+            if !matches!(outcome, Outcome::StartFailed(_)) {
+                return outcome;
+            }
+            tracing::warn!(function = %self.spec.name, "a warm instance could not start the invocation; starting a fresh one");
+        }
+        match self.spawn().await {
+            Ok(instance) => self.invoke_on(instance, id, payload).await,
+            Err(why) => Outcome::StartFailed(why),
+        }
+    }
+
+    /// An idle instance whose process still runs (dead ones are dropped).
+    fn warm(&self) -> Option<Instance> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(mut instance) = idle.pop() {
+            if matches!(instance.child.try_wait(), Ok(None)) {
+                return Some(instance);
+            }
+        }
+        None
+    }
+
+    async fn invoke_on(&self, mut instance: Instance, id: &str, payload: Bytes) -> Outcome {
         let (started_tx, started_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let pending = Pending {
@@ -223,7 +243,9 @@ impl Function {
             }
         }
         // The invoke phase: until it answers, exits, or overruns its deadline.
+        // Biased: an answer posted just before the process exits is the outcome, not a crash.
         let outcome = tokio::select! {
+            biased;
             r = reply_rx => r.unwrap_or_else(|_| Outcome::Crashed("the runtime API stopped".into())),
             status = instance.child.wait() => Outcome::Crashed(exit_report(status, &instance)),
             () = tokio::time::sleep(self.spec.timeout) => {
@@ -354,13 +376,26 @@ fn exit_report(status: std::io::Result<std::process::ExitStatus>, instance: &Ins
     }
 }
 
-async fn forward(
+/// Prints a function's output line by line, prefixed with its name, until the stream ends;
+/// keeps the last lines in `tail`. Any bytes go: a line that is not UTF-8 is printed with
+/// replacement characters rather than ending the forwarding (which would break the
+/// function's next write).
+pub(crate) async fn forward(
     name: String,
     stream: impl tokio::io::AsyncRead + Unpin,
     tail: Option<Arc<Mutex<std::collections::VecDeque<String>>>>,
 ) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let line = String::from_utf8_lossy(text).into_owned();
         println!("  {name} | {line}");
         if let Some(tail) = &tail {
             let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
@@ -447,12 +482,53 @@ fn settle(api: &Api, id: &str, outcome: Outcome) -> Response {
     }
 }
 
+/// The largest response a function may return: Lambda's limit for a synchronous invocation.
+const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
 async fn response(
     State(api): State<Arc<Api>>,
     UrlPath(id): UrlPath<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    settle(&api, &id, Outcome::Ok(body))
+    match axum::body::to_bytes(body, MAX_RESPONSE_BYTES).await {
+        Ok(body) => settle(&api, &id, Outcome::Ok(body)),
+        Err(e) => {
+            let too_large = e
+                .into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let (error_type, message) = if too_large {
+                (
+                    "Function.ResponseSizeTooLarge",
+                    format!(
+                        "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                    ),
+                )
+            } else {
+                (
+                    "Runtime.ResponseNotRead",
+                    "the response body could not be read".to_owned(),
+                )
+            };
+            // The invocation fails at once, as on Lambda, rather than at its timeout.
+            settle(
+                &api,
+                &id,
+                Outcome::Error {
+                    error_type: error_type.into(),
+                    message: message.clone(),
+                },
+            );
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(serde_json::json!({
+                    "errorType": "RequestEntityTooLarge",
+                    "errorMessage": message,
+                })),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn error(State(api): State<Arc<Api>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
@@ -481,4 +557,136 @@ async fn init_error(State(api): State<Arc<Api>>, body: Bytes) -> Response {
         axum::Json(serde_json::json!({"status": "OK"})),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// POSTs `body` to `path` on `addr`; the response's status line and body.
+    async fn post_raw(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.expect("head");
+        // The server may answer (and close) before reading it all.
+        let _ = s.write_all(body).await;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// A function that answers one invocation and exits, written in Python against the
+    /// runtime API (as any runtime may be).
+    const ONE_SHOT: &str = r#"#!/usr/bin/env python3
+import os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+with urllib.request.urlopen(api + "next") as r:
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    event = r.read()
+urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=event, method="POST")).read()
+"#;
+
+    #[tokio::test]
+    async fn an_instance_that_exited_after_answering_is_replaced_not_reused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("overtime-rt-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let binary = dir.join("one-shot");
+        std::fs::write(&binary, ONE_SHOT).expect("write");
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let f = Function::new(
+            FunctionSpec {
+                name: "one-shot".into(),
+                binary,
+                timeout: Duration::from_secs(10),
+                memory: 128,
+                env: vec![],
+                concurrency: 1,
+            },
+            Log::new(true),
+        );
+        for i in 0..3 {
+            let payload = Bytes::from(format!("{{\"n\":{i}}}"));
+            let outcome = f.invoke(payload.clone(), "test").await;
+            assert_eq!(outcome, Outcome::Ok(payload), "invocation {i}");
+            // Let the process exit after its answer, so the next invocation meets it dead.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_response_over_6_mb_fails_the_invocation_at_once() {
+        let api = Arc::new(Api {
+            next: tokio::sync::Mutex::new(None),
+            in_flight: Mutex::new(HashMap::new()),
+            init_error: Mutex::new(None),
+            init_failed: Notify::new(),
+        });
+        let (big_tx, big_rx) = oneshot::channel();
+        let (ok_tx, ok_rx) = oneshot::channel();
+        {
+            let mut in_flight = api.in_flight.lock().expect("lock");
+            in_flight.insert("big".to_owned(), big_tx);
+            in_flight.insert("ok".to_owned(), ok_tx);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, router(api)).into_future());
+
+        // 3 MB: over axum's default limit, within Lambda's.
+        let three_mb = vec![b'x'; 3 << 20];
+        let answer = post_raw(
+            addr,
+            "/2018-06-01/runtime/invocation/ok/response",
+            &three_mb,
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 202"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+        assert!(matches!(ok_rx.await, Ok(Outcome::Ok(b)) if b.len() == 3 << 20));
+
+        let seven_mb = vec![b'x'; 7 << 20];
+        let answer = post_raw(
+            addr,
+            "/2018-06-01/runtime/invocation/big/response",
+            &seven_mb,
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+        assert!(answer.contains("RequestEntityTooLarge"), "{answer}");
+        let outcome = tokio::time::timeout(Duration::from_secs(5), big_rx)
+            .await
+            .expect("settled at once")
+            .expect("outcome");
+        assert!(
+            matches!(&outcome, Outcome::Error { error_type, .. } if error_type == "Function.ResponseSizeTooLarge"),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn output_that_is_not_utf8_is_forwarded_and_the_lines_after_it_too() {
+        let tail = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let output: &[u8] = b"ok\n\xff\xfebad\r\nafter\nlast without newline";
+        forward("f".into(), output, Some(tail.clone())).await;
+        let lines: Vec<String> = tail.lock().expect("tail").iter().cloned().collect();
+        assert_eq!(
+            lines,
+            ["ok", "\u{fffd}\u{fffd}bad", "after", "last without newline"]
+        );
+    }
 }

@@ -62,6 +62,14 @@ pub struct Scheduler {
     retry_delay: Duration,
 }
 
+/// A firing this late is a time the machine slept through, not one to deliver now.
+const MISSED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// True when a firing due `at` is, at `now`, a time the machine slept through.
+fn missed(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now - at > MISSED_AFTER
+}
+
 /// How many times Lambda retries a failed asynchronous invocation (its default).
 const ASYNC_RETRIES: u32 = 2;
 
@@ -130,7 +138,15 @@ impl Scheduler {
         while let Some(at) = trigger.schedule.next_after(after) {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
-            after = at;
+            let now = Utc::now();
+            after = at.max(now);
+            if missed(at, now) {
+                // The machine slept through it (timers stop while it is suspended). The
+                // platforms do not catch up on missed times, and neither does this: the next
+                // firing is the first one after now, not a burst of every one missed.
+                tracing::warn!(schedule = %trigger.name, at = %at, "missed while this machine was asleep; not fired");
+                continue;
+            }
             let me = self.clone();
             // A slow target does not delay the next firing (platforms do not wait either).
             tokio::spawn(async move {
@@ -231,6 +247,22 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_firing_a_minute_late_was_slept_through_and_is_skipped() {
+        let at = DateTime::parse_from_rfc3339("2026-11-28T05:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("valid");
+        // A busy machine wakes a little late: still fired.
+        assert!(!missed(at, at + chrono::TimeDelta::milliseconds(1500)));
+        assert!(!missed(at, at + MISSED_AFTER));
+        // A laptop that slept through it: skipped, not replayed.
+        assert!(missed(
+            at,
+            at + MISSED_AFTER + chrono::TimeDelta::seconds(1)
+        ));
+        assert!(missed(at, at + chrono::TimeDelta::hours(8)));
+    }
 
     #[test]
     fn placeholders_are_filled_as_scheduler_fills_them() {

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::Mutex;
 
@@ -90,13 +89,7 @@ impl Route {
         .into_iter()
         .flatten()
         {
-            let name = self.name.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    println!("  {name} | {line}");
-                }
-            });
+            tokio::spawn(crate::runtime::forward(self.name.clone(), stream, None));
         }
         let started = Instant::now();
         loop {
