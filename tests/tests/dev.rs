@@ -1123,7 +1123,13 @@ const PY_API: &str = "import json, os, time, urllib.request\napi = 'http://' + o
 
 fn script(path: &std::path::Path, body: &str) {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::write(path, format!("#!/usr/bin/env python3\n{body}")).expect("write script");
+    // The system Python: a function gets Lambda's environment, not the shell's, so a version
+    // manager's shim on PATH (which needs the shell's variables) would not start.
+    let python = ["/usr/bin/python3", "/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .unwrap_or("/usr/bin/env python3");
+    std::fs::write(path, format!("#!{python}\n{body}")).expect("write script");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 

@@ -391,6 +391,7 @@ async fn start(
                 memory: f.memory,
                 env,
                 concurrency: opts.max_instances.max(1),
+                init_timeout: crate::runtime::INIT_TIMEOUT,
             };
             functions.insert(f.name.clone(), Function::new(spec, log.clone()));
         }

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 /// SQS mappings with five).
 pub const DEFAULT_POLLERS: u32 = 5;
 
+/// The largest event a mapping passes: Lambda's payload limit for a synchronous invocation.
+/// A batch stops gathering at it, and what does not fit waits for the poller's next
+/// invocation (one message always fits: SQS's 1 MiB limit is well under it).
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
 /// A mapping from the declaration.
 #[derive(Debug, Clone)]
 pub struct MappingSpec {
@@ -52,22 +57,28 @@ pub async fn run(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
 
 async fn poll(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
     let trigger = format!("queue {}", spec.queue);
+    // Messages received but over the payload limit of the last invocation: the next one
+    // takes them before receiving more (they are in flight, so no one else can).
+    let mut carried: Vec<Received> = Vec::new();
     loop {
-        let batch = match gather(&sqs, &spec).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(queue = %spec.queue, error = %e, "receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let batch = if carried.is_empty() {
+            match gather(&sqs, &spec).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(queue = %spec.queue, error = %e, "receive failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
             }
+        } else {
+            std::mem::take(&mut carried)
         };
         if batch.is_empty() {
             continue;
         }
-        let event = event(&spec.queue, &batch);
-        let outcome = function
-            .invoke(Bytes::from(event.to_string()), &trigger)
-            .await;
+        let (event, batch, rest) = fit(&spec.queue, batch);
+        carried = rest;
+        let outcome = function.invoke(Bytes::from(event), &trigger).await;
         let succeeded = settled(&outcome, &batch, spec.report_batch_item_failures);
         if succeeded.is_empty() {
             continue;
@@ -83,8 +94,49 @@ async fn poll(sqs: Sqs, spec: MappingSpec, function: Arc<Function>) {
     }
 }
 
+/// The event for the longest prefix of `batch` within [`MAX_EVENT_BYTES`] (at least one
+/// message), the messages in it, and the rest.
+pub fn fit(queue: &str, mut batch: Vec<Received>) -> (Vec<u8>, Vec<Received>, Vec<Received>) {
+    const HEAD: &[u8] = br#"{"Records":["#;
+    let arn = rules::queue_arn(queue);
+    let mut out = HEAD.to_vec();
+    let mut taken = 0;
+    for m in &batch {
+        let record = record(&arn, m).to_string();
+        let added = record.len() + usize::from(taken > 0);
+        if taken > 0 && out.len() + added + 2 > MAX_EVENT_BYTES {
+            break;
+        }
+        if taken > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(record.as_bytes());
+        taken += 1;
+    }
+    out.extend_from_slice(b"]}");
+    let rest = batch.split_off(taken);
+    (out, batch, rest)
+}
+
+/// A received message's size in its event, near enough to stop gathering at the limit.
+fn approximate_size(m: &Received) -> usize {
+    const RECORD_OVERHEAD: usize = 1024;
+    m.body.len()
+        + RECORD_OVERHEAD
+        + m.message_attributes
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + v.data_type.len()
+                    + v.string_value.as_ref().map_or(0, String::len)
+                    + v.binary_value.as_ref().map_or(0, String::len)
+            })
+            .sum::<usize>()
+}
+
 async fn gather(sqs: &Sqs, spec: &MappingSpec) -> Result<Vec<Received>, crate::sqs::SqsError> {
     let mut batch = Vec::new();
+    let mut size = 0;
     let started = Instant::now();
     loop {
         let want = (spec.batch_size as usize - batch.len()).min(rules::MAX_RECEIVE as usize);
@@ -103,8 +155,10 @@ async fn gather(sqs: &Sqs, spec: &MappingSpec) -> Result<Vec<Received>, crate::s
         };
         let got = sqs.receive(&spec.queue, req, wait).await?;
         let empty = got.is_empty();
+        size += got.iter().map(approximate_size).sum::<usize>();
         batch.extend(got);
         if batch.len() >= spec.batch_size as usize
+            || size >= MAX_EVENT_BYTES
             || (!batch.is_empty() && started.elapsed() >= spec.batching_window)
             || (empty && !batch.is_empty())
         {
@@ -119,45 +173,45 @@ async fn gather(sqs: &Sqs, spec: &MappingSpec) -> Result<Vec<Received>, crate::s
 /// The SQS event Lambda passes for a batch.
 pub fn event(queue: &str, batch: &[Received]) -> Value {
     let arn = rules::queue_arn(queue);
-    let records: Vec<Value> = batch
+    let records: Vec<Value> = batch.iter().map(|m| record(&arn, m)).collect();
+    json!({ "Records": records })
+}
+
+/// One message's record in the SQS event.
+fn record(arn: &str, m: &Received) -> Value {
+    let attrs: serde_json::Map<String, Value> = m
+        .message_attributes
         .iter()
-        .map(|m| {
-            let attrs: serde_json::Map<String, Value> = m
-                .message_attributes
-                .iter()
-                .map(|(k, v)| {
-                    let mut a = json!({
-                        "dataType": v.data_type,
-                        "stringListValues": [],
-                        "binaryListValues": [],
-                    });
-                    if let Some(s) = &v.string_value {
-                        a["stringValue"] = s.clone().into();
-                    }
-                    if let Some(b) = &v.binary_value {
-                        a["binaryValue"] = b.clone().into();
-                    }
-                    (k.clone(), a)
-                })
-                .collect();
-            let mut r = json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt_handle,
-                "body": m.body,
-                "attributes": m.attributes,
-                "messageAttributes": attrs,
-                "md5OfBody": m.md5_of_body,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": rules::REGION,
+        .map(|(k, v)| {
+            let mut a = json!({
+                "dataType": v.data_type,
+                "stringListValues": [],
+                "binaryListValues": [],
             });
-            if let Some(md5) = &m.md5_of_message_attributes {
-                r["md5OfMessageAttributes"] = md5.clone().into();
+            if let Some(s) = &v.string_value {
+                a["stringValue"] = s.clone().into();
             }
-            r
+            if let Some(b) = &v.binary_value {
+                a["binaryValue"] = b.clone().into();
+            }
+            (k.clone(), a)
         })
         .collect();
-    json!({ "Records": records })
+    let mut r = json!({
+        "messageId": m.message_id,
+        "receiptHandle": m.receipt_handle,
+        "body": m.body,
+        "attributes": m.attributes,
+        "messageAttributes": attrs,
+        "md5OfBody": m.md5_of_body,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": rules::REGION,
+    });
+    if let Some(md5) = &m.md5_of_message_attributes {
+        r["md5OfMessageAttributes"] = md5.clone().into();
+    }
+    r
 }
 
 /// The message ids an outcome settles, as Lambda reads a response: an error settles none;
@@ -286,6 +340,43 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn an_event_stays_within_lambdas_payload_limit_and_the_rest_waits() {
+        let big = |id: &str| Received {
+            body: "x".repeat(1 << 20),
+            ..msg(id)
+        };
+        let batch: Vec<Received> = ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .into_iter()
+            .map(big)
+            .collect();
+        let (event, sent, rest) = fit("q", batch);
+        assert!(event.len() <= MAX_EVENT_BYTES, "{}", event.len());
+        assert_eq!(
+            sent.len(),
+            5,
+            "six 1 MiB bodies and their records are over 6 MiB"
+        );
+        assert_eq!(
+            rest.iter()
+                .map(|m| m.message_id.as_str())
+                .collect::<Vec<_>>(),
+            ["f", "g", "h"]
+        );
+        // The event is the one `event` builds for the messages in it.
+        let parsed: Value = serde_json::from_slice(&event).expect("JSON");
+        assert_eq!(parsed, super::event("q", &sent));
+        // Small batches go whole; a lone message always goes.
+        let (_, sent, rest) = fit("q", vec![msg("a"), msg("b")]);
+        assert_eq!((sent.len(), rest.len()), (2, 0));
+        let huge = Received {
+            body: "x".repeat(MAX_EVENT_BYTES),
+            ..msg("z")
+        };
+        let (_, sent, rest) = fit("q", vec![huge, msg("y")]);
+        assert_eq!((sent.len(), rest.len()), (1, 1));
     }
 
     #[tokio::test]

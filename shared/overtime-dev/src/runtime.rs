@@ -41,6 +41,9 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     /// Most instances at once.
     pub concurrency: usize,
+    /// How long a new instance may take to ask for its first invocation before its init is
+    /// retried within the invocation's timeout ([`INIT_TIMEOUT`] on Lambda).
+    pub init_timeout: Duration,
 }
 
 /// How one invocation ended.
@@ -88,6 +91,9 @@ struct Pending {
     id: String,
     payload: Bytes,
     timeout: Duration,
+    /// A deadline fixed before the instance asked (a retried init counts against the
+    /// invocation's timeout); otherwise the deadline is `timeout` from the moment it asks.
+    deadline: Option<Instant>,
     arn: String,
     started: oneshot::Sender<()>,
     reply: oneshot::Sender<Outcome>,
@@ -112,8 +118,28 @@ struct Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.server.abort();
-        let _ = self.child.start_kill();
+        kill_tree(&mut self.child);
     }
+}
+
+/// Kills a function's process and everything it started (its process group), as Lambda
+/// discards the whole execution environment. The group is signalled only while the process is
+/// not yet reaped: until then its id cannot name another process's group.
+pub(crate) fn kill_tree(child: &mut Child) {
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.start_kill();
+}
+
+/// How an attempt to run an invocation on one instance ended.
+enum Attempt {
+    Done(Outcome),
+    /// The instance did not ask for the invocation within the init limit (it was killed).
+    InitTimedOut,
 }
 
 /// A function's instances, started on demand up to its concurrency and reused while warm.
@@ -183,18 +209,42 @@ impl Function {
 
     async fn invoke_once(&self, id: &str, payload: Bytes) -> Outcome {
         if let Some(instance) = self.warm() {
-            let outcome = self.invoke_on(instance, id, payload.clone()).await;
             // A warm instance that could not take the invocation (it exited or hung after its
             // last answer) is replaced, as Lambda replaces a broken environment: the
             // invocation goes to a fresh one rather than failing for it.
-            if !matches!(outcome, Outcome::StartFailed(_)) {
-                return outcome;
+            match self.invoke_on(instance, id, payload.clone(), None).await {
+                Attempt::Done(Outcome::StartFailed(_)) | Attempt::InitTimedOut => {
+                    tracing::warn!(function = %self.spec.name, "a warm instance could not start the invocation; starting a fresh one");
+                }
+                Attempt::Done(outcome) => return outcome,
             }
-            tracing::warn!(function = %self.spec.name, "a warm instance could not start the invocation; starting a fresh one");
         }
-        match self.spawn().await {
-            Ok(instance) => self.invoke_on(instance, id, payload).await,
-            Err(why) => Outcome::StartFailed(why),
+        let instance = match self.spawn().await {
+            Ok(instance) => instance,
+            Err(why) => return Outcome::StartFailed(why),
+        };
+        match self.invoke_on(instance, id, payload.clone(), None).await {
+            Attempt::Done(outcome) => outcome,
+            Attempt::InitTimedOut => {
+                // As Lambda does: an init over its limit is retried once, in a fresh
+                // environment, within the invocation's own timeout.
+                tracing::warn!(
+                    function = %self.spec.name,
+                    "init took over {} s; retrying it within the {} s timeout, as Lambda does",
+                    self.spec.init_timeout.as_secs_f64(),
+                    self.spec.timeout.as_secs_f64()
+                );
+                let deadline = Instant::now() + self.spec.timeout;
+                match self.spawn().await {
+                    Ok(instance) => {
+                        match self.invoke_on(instance, id, payload, Some(deadline)).await {
+                            Attempt::Done(outcome) => outcome,
+                            Attempt::InitTimedOut => Outcome::Timeout(self.spec.timeout),
+                        }
+                    }
+                    Err(why) => Outcome::StartFailed(why),
+                }
+            }
         }
     }
 
@@ -209,50 +259,62 @@ impl Function {
         None
     }
 
-    async fn invoke_on(&self, mut instance: Instance, id: &str, payload: Bytes) -> Outcome {
+    /// Runs the invocation on `instance`. Without a `deadline` the instance has the init
+    /// limit to ask for it and then the function's timeout; with one, both phases end there.
+    async fn invoke_on(
+        &self,
+        mut instance: Instance,
+        id: &str,
+        payload: Bytes,
+        deadline: Option<Instant>,
+    ) -> Attempt {
         let (started_tx, started_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let pending = Pending {
             id: id.to_owned(),
             payload,
             timeout: self.spec.timeout,
+            deadline,
             arn: self.arn(),
             started: started_tx,
             reply: reply_tx,
         };
         if instance.tx.send(pending).await.is_err() {
-            return Outcome::StartFailed("the instance's runtime API stopped".into());
+            return Attempt::Done(Outcome::StartFailed(
+                "the instance's runtime API stopped".into(),
+            ));
         }
         // The init phase: until the process asks for the invocation.
+        let init_ends = deadline.unwrap_or_else(|| Instant::now() + self.spec.init_timeout);
         tokio::select! {
             r = started_rx => if r.is_err() {
-                return Outcome::StartFailed("the instance's runtime API stopped".into());
+                return Attempt::Done(Outcome::StartFailed("the instance's runtime API stopped".into()));
             },
             () = instance.api.init_failed.notified() => {
                 let why = instance.api.init_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                return Outcome::StartFailed(format!("init error: {}", why.unwrap_or_default()));
+                return Attempt::Done(Outcome::StartFailed(format!("init error: {}", why.unwrap_or_default())));
             }
             status = instance.child.wait() => {
-                return Outcome::StartFailed(exit_report(status, &instance));
+                return Attempt::Done(Outcome::StartFailed(exit_report(status, &instance)));
             }
-            () = tokio::time::sleep(INIT_TIMEOUT) => {
-                return Outcome::StartFailed(format!(
-                    "did not ask for an invocation within {} s (Lambda's init limit)",
-                    INIT_TIMEOUT.as_secs()
-                ));
+            () = tokio::time::sleep_until(init_ends.into()) => {
+                kill_tree(&mut instance.child);
+                let _ = instance.child.wait().await;
+                return Attempt::InitTimedOut;
             }
         }
         // The invoke phase: until it answers, exits, or overruns its deadline.
         // Biased: an answer posted just before the process exits is the outcome, not a crash.
+        let ends = deadline.unwrap_or_else(|| Instant::now() + self.spec.timeout);
         let outcome = tokio::select! {
             biased;
             r = reply_rx => r.unwrap_or_else(|_| Outcome::Crashed("the runtime API stopped".into())),
             status = instance.child.wait() => Outcome::Crashed(exit_report(status, &instance)),
-            () = tokio::time::sleep(self.spec.timeout) => {
+            () = tokio::time::sleep_until(ends.into()) => {
                 // As Lambda does: the whole sandbox goes; the next invocation starts cold.
-                let _ = instance.child.start_kill();
+                kill_tree(&mut instance.child);
                 let _ = instance.child.wait().await;
-                return Outcome::Timeout(self.spec.timeout);
+                return Attempt::Done(Outcome::Timeout(self.spec.timeout));
             }
         };
         if !matches!(outcome, Outcome::Crashed(_)) {
@@ -261,7 +323,7 @@ impl Function {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(instance);
         }
-        outcome
+        Attempt::Done(outcome)
     }
 
     async fn spawn(&self) -> Result<Instance, String> {
@@ -283,6 +345,7 @@ impl Function {
             }
         });
         let mut cmd = child_command(&self.spec.binary);
+        lambda_environment(&mut cmd, &self.spec.binary);
         cmd.envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.spec.name)
@@ -327,6 +390,29 @@ impl Function {
     }
 }
 
+/// Variables from `overtime dev`'s own environment that a function also sees: logging and
+/// backtraces, which change what it prints, not what it does.
+pub const PASSED_THROUGH: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"];
+
+/// Starts `cmd` from the environment Lambda gives a function rather than from the shell's:
+/// nothing of `overtime dev`'s environment but `PATH` and [`PASSED_THROUGH`], plus Lambda's
+/// reserved variables (`TZ=:UTC`, `LANG`, `LAMBDA_TASK_ROOT` as the binary's folder,
+/// `LAMBDA_RUNTIME_DIR`). A variable a function needs is declared in `infra/overtime.toml`
+/// (`environment`), as it must be to exist on Lambda.
+pub(crate) fn lambda_environment(cmd: &mut Command, binary: &std::path::Path) {
+    cmd.env_clear();
+    for var in std::iter::once("PATH").chain(PASSED_THROUGH.iter().copied()) {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let root = binary.parent().unwrap_or(std::path::Path::new("/"));
+    cmd.env("TZ", ":UTC")
+        .env("LANG", "en_US.UTF-8")
+        .env("LAMBDA_TASK_ROOT", root)
+        .env("LAMBDA_RUNTIME_DIR", root);
+}
+
 /// A command for a function binary that dies with `overtime dev`, even by SIGKILL.
 ///
 /// On Linux it goes through util-linux's `setpriv --pdeathsig KILL`: the parent-death signal
@@ -347,14 +433,18 @@ pub(crate) fn child_command(binary: &std::path::Path) -> Command {
             })
             .flatten()
     });
-    match setpriv {
+    let mut cmd = match setpriv {
         Some(setpriv) => {
             let mut cmd = Command::new(setpriv);
             cmd.args(["--pdeathsig", "KILL", "--"]).arg(binary);
             cmd
         }
         None => Command::new(binary),
-    }
+    };
+    // Its own process group, so that a kill takes what it started too (see `kill_tree`), and
+    // the terminal's Ctrl-C goes to `overtime dev`, which stops the functions itself.
+    cmd.process_group(0);
+    cmd
 }
 
 fn exit_report(status: std::io::Result<std::process::ExitStatus>, instance: &Instance) -> String {
@@ -428,7 +518,10 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
         return StatusCode::GONE.into_response();
     };
     drop(guard);
-    let deadline = chrono::Utc::now().timestamp_millis() + p.timeout.as_millis() as i64;
+    let left = p
+        .deadline
+        .map_or(p.timeout, |d| d.saturating_duration_since(Instant::now()));
+    let deadline = chrono::Utc::now().timestamp_millis() + left.as_millis() as i64;
     api.in_flight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -531,10 +624,23 @@ async fn response(
     }
 }
 
-async fn error(State(api): State<Arc<Api>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
+async fn error(
+    State(api): State<Arc<Api>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    // The body's errorType, else the runtime's Lambda-Runtime-Function-Error-Type header.
+    let header = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|h| h.to_str().ok());
     let outcome = Outcome::Error {
-        error_type: v["errorType"].as_str().unwrap_or("Unhandled").to_owned(),
+        error_type: v["errorType"]
+            .as_str()
+            .or(header)
+            .unwrap_or("Unhandled")
+            .to_owned(),
         message: v["errorMessage"]
             .as_str()
             .map(str::to_owned)
@@ -580,9 +686,9 @@ mod tests {
     }
 
     /// A function that answers one invocation and exits, written in Python against the
-    /// runtime API (as any runtime may be).
-    const ONE_SHOT: &str = r#"#!/usr/bin/env python3
-import os, urllib.request
+    /// runtime API (as any runtime may be); the scripts here get their `#!` line from
+    /// `script_function`.
+    const ONE_SHOT: &str = r#"import os, urllib.request
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
 with urllib.request.urlopen(api + "next") as r:
     rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
@@ -590,33 +696,249 @@ with urllib.request.urlopen(api + "next") as r:
 urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=event, method="POST")).read()
 "#;
 
-    #[tokio::test]
-    async fn an_instance_that_exited_after_answering_is_replaced_not_reused() {
+    /// A function whose binary is `script`, in a folder of its own (removed on drop).
+    struct ScriptFunction {
+        dir: PathBuf,
+        function: Arc<Function>,
+    }
+
+    impl Drop for ScriptFunction {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn script_function(
+        script: &str,
+        timeout: Duration,
+        init_timeout: Duration,
+        env: Vec<(String, String)>,
+    ) -> ScriptFunction {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = std::env::temp_dir().join(format!("overtime-rt-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let binary = dir.join("one-shot");
-        std::fs::write(&binary, ONE_SHOT).expect("write");
+        let binary = dir.join("bootstrap");
+        // The system Python, not a version manager's shim (which needs variables of the
+        // shell's that a function does not get).
+        let python = ["/usr/bin/python3", "/bin/python3"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+            .unwrap_or("/usr/bin/env python3");
+        std::fs::write(&binary, format!("#!{python}\n{script}")).expect("write");
         std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let f = Function::new(
+        let function = Function::new(
             FunctionSpec {
-                name: "one-shot".into(),
+                name: "script".into(),
                 binary,
-                timeout: Duration::from_secs(10),
+                timeout,
                 memory: 128,
-                env: vec![],
+                env,
                 concurrency: 1,
+                init_timeout,
             },
             Log::new(true),
         );
+        ScriptFunction { dir, function }
+    }
+
+    #[tokio::test]
+    async fn an_instance_that_exited_after_answering_is_replaced_not_reused() {
+        let f = script_function(ONE_SHOT, Duration::from_secs(10), INIT_TIMEOUT, vec![]);
         for i in 0..3 {
             let payload = Bytes::from(format!("{{\"n\":{i}}}"));
-            let outcome = f.invoke(payload.clone(), "test").await;
+            let outcome = f.function.invoke(payload.clone(), "test").await;
             assert_eq!(outcome, Outcome::Ok(payload), "invocation {i}");
             // Let the process exit after its answer, so the next invocation meets it dead.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Sleeps `INIT_SLEEP` seconds before its first `next`, then answers with the
+    /// milliseconds its deadline leaves.
+    const SLOW_INIT: &str = r#"import os, time, urllib.request
+time.sleep(float(os.environ["INIT_SLEEP"]))
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        left = int(r.headers["Lambda-Runtime-Deadline-Ms"]) - int(time.time() * 1000)
+        r.read()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=str(left).encode(), method="POST")).read()
+"#;
+
+    #[tokio::test]
+    async fn an_init_over_its_limit_is_retried_within_the_invocations_timeout() {
+        let env = vec![("INIT_SLEEP".to_owned(), "1.5".to_owned())];
+        let f = script_function(
+            SLOW_INIT,
+            Duration::from_secs(6),
+            Duration::from_secs(1),
+            env,
+        );
+        let began = Instant::now();
+        let outcome = f.function.invoke(Bytes::from_static(b"{}"), "test").await;
+        let Outcome::Ok(left) = outcome else {
+            panic!("the retried init should answer: {outcome:?}");
+        };
+        let left: i64 = String::from_utf8_lossy(&left).parse().expect("ms left");
+        // The first init was cut at 1 s; the retry's 1.5 s of init came out of the 6 s timeout.
+        assert!(
+            began.elapsed() >= Duration::from_millis(2500),
+            "{:?}",
+            began.elapsed()
+        );
+        assert!(
+            left <= 6000 - 1400,
+            "the retried init was not counted: {left} ms left"
+        );
+        assert!(left > 0, "{left}");
+        // Warm now: the next invocation has its whole timeout.
+        let Outcome::Ok(left) = f.function.invoke(Bytes::from_static(b"{}"), "test").await else {
+            panic!("warm invocation");
+        };
+        let left: i64 = String::from_utf8_lossy(&left).parse().expect("ms left");
+        assert!(left > 6000 - 500, "{left}");
+
+        // An init that overruns the timeout too is the invocation's timeout.
+        let env = vec![("INIT_SLEEP".to_owned(), "30".to_owned())];
+        let f = script_function(
+            SLOW_INIT,
+            Duration::from_secs(2),
+            Duration::from_millis(500),
+            env,
+        );
+        let began = Instant::now();
+        let outcome = f.function.invoke(Bytes::from_static(b"{}"), "test").await;
+        assert_eq!(outcome, Outcome::Timeout(Duration::from_secs(2)));
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            began.elapsed()
+        );
+    }
+
+    /// Starts a grandchild (`sleep 300`), writes its pid to `$PID_FILE`, and never answers.
+    const SPAWNS_AND_HANGS: &str = r#"import os, subprocess, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+with urllib.request.urlopen(api + "next") as r:
+    r.read()
+child = subprocess.Popen(["sleep", "300"])
+with open(os.environ["PID_FILE"], "w") as f:
+    f.write(str(child.pid))
+time.sleep(300)
+"#;
+
+    #[tokio::test]
+    async fn a_timeout_kills_what_the_function_started_too() {
+        let pid_file =
+            std::env::temp_dir().join(format!("overtime-grandchild-{}", uuid::Uuid::new_v4()));
+        let env = vec![("PID_FILE".to_owned(), pid_file.display().to_string())];
+        let f = script_function(SPAWNS_AND_HANGS, Duration::from_secs(2), INIT_TIMEOUT, env);
+        let outcome = f.function.invoke(Bytes::from_static(b"{}"), "test").await;
+        assert_eq!(outcome, Outcome::Timeout(Duration::from_secs(2)));
+        let pid = std::fs::read_to_string(&pid_file).expect("the function started its child");
+        let _ = std::fs::remove_file(&pid_file);
+        // The grandchild is gone (reaped by init once killed; a zombie at most meanwhile).
+        let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+        let mut gone = false;
+        for _ in 0..50 {
+            let state = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+            if state.is_empty() || state.contains(") Z ") {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            gone,
+            "the function's child {} outlived its timeout",
+            pid.trim()
+        );
+    }
+
+    /// Answers with its whole environment, as JSON.
+    const PRINTS_ENV: &str = r#"import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+with urllib.request.urlopen(api + "next") as r:
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    r.read()
+urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=json.dumps(dict(os.environ)).encode(), method="POST")).read()
+"#;
+
+    #[tokio::test]
+    async fn a_function_sees_lambdas_environment_not_the_shells() {
+        let env = vec![("DECLARED".to_owned(), "yes".to_owned())];
+        let f = script_function(PRINTS_ENV, Duration::from_secs(10), INIT_TIMEOUT, env);
+        let Outcome::Ok(body) = f.function.invoke(Bytes::from_static(b"{}"), "test").await else {
+            panic!("invocation failed");
+        };
+        let seen: HashMap<String, String> = serde_json::from_slice(&body).expect("env JSON");
+        assert_eq!(seen.get("DECLARED").map(String::as_str), Some("yes"));
+        assert_eq!(seen.get("TZ").map(String::as_str), Some(":UTC"));
+        assert_eq!(
+            seen.get("LAMBDA_TASK_ROOT").map(PathBuf::from),
+            Some(f.dir.clone())
+        );
+        assert_eq!(
+            seen.get("AWS_LAMBDA_FUNCTION_NAME").map(String::as_str),
+            Some("script")
+        );
+        // Any other variable of this process's environment stays out.
+        let ours: Vec<String> = std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k != "PATH" && !PASSED_THROUGH.contains(&k.as_str()))
+            .filter(|k| {
+                !matches!(k.as_str(), "TZ" | "LANG" | "PWD" | "SHLVL" | "_")
+                    && !k.starts_with("LC_")
+            })
+            .collect();
+        assert!(
+            !ours.is_empty(),
+            "the test needs a variable of its own to check"
+        );
+        for k in &ours {
+            assert!(
+                !seen.contains_key(k),
+                "{k} leaked into the function's environment"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_type_may_come_in_the_runtimes_header() {
+        let api = Arc::new(Api::default());
+        let (tx, rx) = oneshot::channel();
+        api.in_flight
+            .lock()
+            .expect("lock")
+            .insert("r".to_owned(), tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, router(api)).into_future());
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let body = b"not json";
+        let head = format!(
+            "POST /2018-06-01/runtime/invocation/r/error HTTP/1.1\r\nhost: x\r\nlambda-runtime-function-error-type: Runtime.Custom\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.expect("head");
+        s.write_all(body).await.expect("body");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        assert!(
+            out.starts_with(b"HTTP/1.1 202"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(
+            rx.await.expect("settled"),
+            Outcome::Error {
+                error_type: "Runtime.Custom".into(),
+                message: "not json".into()
+            }
+        );
     }
 
     #[tokio::test]

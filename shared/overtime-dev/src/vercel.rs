@@ -44,6 +44,14 @@ impl std::fmt::Debug for Route {
     }
 }
 
+impl Drop for Route {
+    fn drop(&mut self) {
+        if let Some((child, _)) = self.server.get_mut() {
+            crate::runtime::kill_tree(child);
+        }
+    }
+}
+
 impl Route {
     /// A route; its server starts on first use.
     pub fn new(name: String, spec: RouteSpec, log: Log) -> Arc<Self> {
@@ -65,7 +73,9 @@ impl Route {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| format!("find a port: {e}"))?;
-        let mut child = crate::runtime::child_command(&self.spec.binary)
+        let mut cmd = crate::runtime::child_command(&self.spec.binary);
+        crate::runtime::lambda_environment(&mut cmd, &self.spec.binary);
+        let mut child = cmd
             .envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("VERCEL_DEV_PORT", port.to_string())
             .env("VERCEL", "1")
@@ -188,7 +198,7 @@ impl Route {
                 if server.as_ref().and_then(|(c, _)| c.id()) == pid
                     && let Some((mut child, _)) = server.take()
                 {
-                    let _ = child.start_kill();
+                    crate::runtime::kill_tree(&mut child);
                     let _ = child.wait().await;
                 }
                 Err(format!(
