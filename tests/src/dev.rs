@@ -87,6 +87,26 @@ impl Dev {
         }
     }
 
+    /// SIGTERMs the process (as Ctrl-C or a service manager stops it) and waits up to
+    /// `limit` for it to exit; how long it took, or `None` if it was still running (then it
+    /// is SIGKILLed).
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if matches!(c.try_wait(), Ok(Some(_))) {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     /// The processes it started (read from /proc), excluding ones already exited.
     pub fn children(&self) -> Vec<u32> {
         let Some(pid) = self.child.as_ref().map(Child::id) else {

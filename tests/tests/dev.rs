@@ -1118,6 +1118,92 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
     dev.kill9();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_long_polls_and_takes_the_functions_with_it() {
+    // A function whose instance stays warm, and which starts a process of its own.
+    let bins = temp_project("dev-stop");
+    let grandchild = bins.join("grandchild");
+    script(
+        &bins.join("spawner"),
+        &format!(
+            "{PY_API}import subprocess\nc = subprocess.Popen(['sleep', '300'])\nopen('{}', 'w').write(str(c.pid))\nwhile True:\n    r = urllib.request.urlopen(api + '/invocation/next')\n    rid = r.headers['Lambda-Runtime-Aws-Request-Id']\n    post(api + f'/invocation/{{rid}}/response', {{}})\n",
+            grandchild.display()
+        ),
+    );
+    std::fs::write(
+        bins.join("infra/overtime.toml"),
+        "[project]\nname = \"stop\"\n\n[functions.spawner]\ntimeout = 5\n\n[schedules.tick]\nexpression = \"rate(1 day)\"\nfunction = \"spawner\"\nenabled = false\n\n[queues.idle]\n",
+    )
+    .expect("write");
+    let mut dev = Dev::start(
+        &["--binaries".into(), bins.display().to_string()],
+        Some(&bins),
+        &fresh_state(),
+    );
+    assert!(
+        dev.wait_for_output("ready", Duration::from_secs(60)),
+        "{}",
+        dev.log()
+    );
+    let out = std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
+        .args([
+            "trigger",
+            "tick",
+            "--sqs-addr",
+            &format!("127.0.0.1:{}", dev.port),
+        ])
+        .output()
+        .expect("overtime trigger");
+    assert!(out.status.success(), "{}", output_text(&out));
+    let pid: u32 = std::fs::read_to_string(&grandchild)
+        .expect("the function started its process")
+        .trim()
+        .parse()
+        .expect("pid");
+    let children = dev.children();
+    assert!(!children.is_empty(), "a warm instance: {}", dev.log());
+
+    // A client long-polls an empty queue (20 s), as a worker does.
+    let client = dev.client(1).await;
+    let url = queue_url(&client, "stop-idle").await;
+    let poll = tokio::spawn(async move {
+        client
+            .receive_message()
+            .queue_url(url)
+            .wait_time_seconds(20)
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!poll.is_finished(), "the long poll is open");
+
+    // Stopped, it exits without waiting out the poll, and nothing it started is left.
+    let took = dev.terminate(Duration::from_secs(15));
+    assert!(
+        took.is_some_and(|t| t < Duration::from_secs(15)),
+        "overtime dev waited for the long poll to stop: {took:?}"
+    );
+    assert!(
+        dev.log().contains("overtime dev: stopping"),
+        "{}",
+        dev.log()
+    );
+    let gone = Instant::now();
+    let alive = |p: &u32| overtime_tests::dev::running(*p);
+    while (children.iter().any(alive) || alive(&pid)) && gone.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !children.iter().any(alive),
+        "instances outlived the stop: {children:?}"
+    );
+    assert!(
+        !alive(&pid),
+        "the function's own process {pid} outlived the stop"
+    );
+    let _ = poll.await;
+}
+
 /// The top of a Python function that speaks the runtime API.
 const PY_API: &str = "import json, os, time, urllib.request\napi = 'http://' + os.environ['AWS_LAMBDA_RUNTIME_API'] + '/2018-06-01/runtime'\ndef post(url, body):\n    urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode(), method='POST'))\n";
 

@@ -269,11 +269,28 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
     let topology = Arc::new(topology);
     print_banner(&opts, &base, &topology).await;
     let app = sqs::router(sqs).merge(crate::dashboard::router(topology.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(overtime::worker::shutdown_signal())
-        .await
-        .map_err(io("serve"))
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .into_future();
+    tokio::pin!(serve);
+    tokio::select! {
+        served = &mut serve => return served.map_err(io("serve")),
+        () = overtime::worker::shutdown_signal() => {}
+    }
+    // Requests being answered get a moment; a long poll (up to 20 s) is not waited for, and
+    // the functions, which have a process group of their own and so no Ctrl-C from the
+    // terminal, are killed with everything they started as the runtime drops them.
+    println!("overtime dev: stopping");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, serve).await;
+    Ok(())
 }
+
+/// How long a stop waits for requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 async fn start(
     opts: &DevOptions,
