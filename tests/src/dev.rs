@@ -107,6 +107,19 @@ impl Dev {
         None
     }
 
+    /// `overtime trigger NAME` against this server: fires a schedule now.
+    pub fn trigger(&self, name: &str) -> std::process::Output {
+        Command::new(workspace_bin("overtime"))
+            .args([
+                "trigger",
+                name,
+                "--sqs-addr",
+                &format!("127.0.0.1:{}", self.port),
+            ])
+            .output()
+            .expect("overtime trigger")
+    }
+
     /// The processes it started (read from /proc), excluding ones already exited.
     pub fn children(&self) -> Vec<u32> {
         let Some(pid) = self.child.as_ref().map(Child::id) else {
@@ -169,21 +182,8 @@ pub fn running(pid: u32) -> bool {
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM first, so functions it started are stopped with it.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(5) {
-                if matches!(c.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // SIGTERM first, so functions it started are stopped with it.
+        self.terminate(Duration::from_secs(5));
     }
 }
 

@@ -1055,15 +1055,7 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
 
     // A scheduled function that fails is retried twice with the same event, as Lambda
     // retries an asynchronous invocation (here 1 s and then 2 s later), and then dropped.
-    let out = std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
-        .args([
-            "trigger",
-            "flaky-tick",
-            "--sqs-addr",
-            &format!("127.0.0.1:{}", dev.port),
-        ])
-        .output()
-        .expect("overtime trigger");
+    let out = dev.trigger("flaky-tick");
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(
         output_text(&out)
@@ -1145,15 +1137,7 @@ async fn a_stop_does_not_wait_for_long_polls_and_takes_the_functions_with_it() {
         "{}",
         dev.log()
     );
-    let out = std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
-        .args([
-            "trigger",
-            "tick",
-            "--sqs-addr",
-            &format!("127.0.0.1:{}", dev.port),
-        ])
-        .output()
-        .expect("overtime trigger");
+    let out = dev.trigger("tick");
     assert!(out.status.success(), "{}", output_text(&out));
     let pid: u32 = std::fs::read_to_string(&grandchild)
         .expect("the function started its process")
@@ -1386,17 +1370,7 @@ payload = {{ from = 0, to = 400000 }}
 
     // `overtime trigger` fires a schedule now: a Vercel cron as Vercel calls it (GET with
     // CRON_SECRET, which the route checks), and a name that is not a schedule is refused.
-    let trigger = |name: &str| {
-        std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
-            .args([
-                "trigger",
-                name,
-                "--sqs-addr",
-                &format!("127.0.0.1:{}", dev.port),
-            ])
-            .output()
-            .expect("overtime trigger")
-    };
+    let trigger = |name: &str| dev.trigger(name);
     let out = trigger("/api/cron/test-cron");
     assert!(out.status.success(), "{}", output_text(&out));
     let ticks = std::fs::read_to_string(project.join("ticks")).unwrap_or_default();
@@ -1471,15 +1445,7 @@ async fn the_dashboard_shows_the_topology_in_a_browser() {
         dev.log()
     );
     // One invocation to show: the schedule fired by hand, its job consumed by `w`.
-    let out = std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
-        .args([
-            "trigger",
-            "nightly",
-            "--sqs-addr",
-            &format!("127.0.0.1:{}", dev.port),
-        ])
-        .output()
-        .expect("overtime trigger");
+    let out = dev.trigger("nightly");
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         dev.wait_for_output("w <- queue dash-jobs", Duration::from_secs(20)),

@@ -170,14 +170,8 @@ async fn gather(sqs: &Sqs, spec: &MappingSpec) -> Result<Vec<Received>, crate::s
     }
 }
 
-/// The SQS event Lambda passes for a batch.
-pub fn event(queue: &str, batch: &[Received]) -> Value {
-    let arn = rules::queue_arn(queue);
-    let records: Vec<Value> = batch.iter().map(|m| record(&arn, m)).collect();
-    json!({ "Records": records })
-}
-
-/// One message's record in the SQS event.
+/// One message's record in the SQS event Lambda passes for a batch (`{"Records": [...]}`,
+/// built by [`fit`]).
 fn record(arn: &str, m: &Received) -> Value {
     let attrs: serde_json::Map<String, Value> = m
         .message_attributes
@@ -365,9 +359,12 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["f", "g", "h"]
         );
-        // The event is the one `event` builds for the messages in it.
+        // The event is Lambda's shape: the records of the messages in it.
         let parsed: Value = serde_json::from_slice(&event).expect("JSON");
-        assert_eq!(parsed, super::event("q", &sent));
+        let arn = rules::queue_arn("q");
+        let records: Vec<Value> = sent.iter().map(|m| record(&arn, m)).collect();
+        assert_eq!(parsed, json!({ "Records": records }));
+        assert_eq!(parsed["Records"][0]["eventSource"], "aws:sqs");
         // Small batches go whole; a lone message always goes.
         let (_, sent, rest) = fit("q", vec![msg("a"), msg("b")]);
         assert_eq!((sent.len(), rest.len()), (2, 0));

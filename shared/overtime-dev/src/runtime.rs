@@ -219,30 +219,30 @@ impl Function {
                 Attempt::Done(outcome) => return outcome,
             }
         }
-        let instance = match self.spawn().await {
-            Ok(instance) => instance,
-            Err(why) => return Outcome::StartFailed(why),
-        };
-        match self.invoke_on(instance, id, payload.clone(), None).await {
-            Attempt::Done(outcome) => outcome,
-            Attempt::InitTimedOut => {
-                // As Lambda does: an init over its limit is retried once, in a fresh
-                // environment, within the invocation's own timeout.
-                tracing::warn!(
-                    function = %self.spec.name,
-                    "init took over {} s; retrying it within the {} s timeout, as Lambda does",
-                    self.spec.init_timeout.as_secs_f64(),
-                    self.spec.timeout.as_secs_f64()
-                );
-                let deadline = Instant::now() + self.spec.timeout;
-                match self.spawn().await {
-                    Ok(instance) => {
-                        match self.invoke_on(instance, id, payload, Some(deadline)).await {
-                            Attempt::Done(outcome) => outcome,
-                            Attempt::InitTimedOut => Outcome::Timeout(self.spec.timeout),
-                        }
-                    }
-                    Err(why) => Outcome::StartFailed(why),
+        // As Lambda does: an init over its limit is retried once, in a fresh environment,
+        // within the invocation's own timeout.
+        let mut deadline = None;
+        loop {
+            let instance = match self.spawn().await {
+                Ok(instance) => instance,
+                Err(why) => return Outcome::StartFailed(why),
+            };
+            match self
+                .invoke_on(instance, id, payload.clone(), deadline)
+                .await
+            {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::InitTimedOut if deadline.is_some() => {
+                    return Outcome::Timeout(self.spec.timeout);
+                }
+                Attempt::InitTimedOut => {
+                    tracing::warn!(
+                        function = %self.spec.name,
+                        "init took over {} s; retrying it within the {} s timeout, as Lambda does",
+                        self.spec.init_timeout.as_secs_f64(),
+                        self.spec.timeout.as_secs_f64()
+                    );
+                    deadline = Some(Instant::now() + self.spec.timeout);
                 }
             }
         }
