@@ -96,11 +96,14 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 
 fn start_moto() -> String {
     let port = free_port();
-    let moto = venv_tool("moto_server");
+    // moto's server with DynamoDB's conditional writes made atomic, as they are on AWS.
+    let python = venv_tool("python3");
+    let moto = repo_root().join("scripts/moto-server");
     // A watchdog shell stops moto when this test binary exits, however it exits.
     let script = format!(
-        "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "{python} {moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill $m",
+        python = python.display(),
         moto = moto.display(),
         pid = std::process::id()
     );
