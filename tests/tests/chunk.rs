@@ -70,27 +70,29 @@ async fn wait_for_end(store: &dyn RunStore, id: &str, timeout: Duration) -> RunR
     }
 }
 
+/// The `item TAG ITEM SLICE` lines of run `tag`, in ledger order, as `(item, slice)`.
+fn item_lines<'a>(ledger: &'a str, tag: &'a str) -> impl Iterator<Item = (u64, u64)> + 'a {
+    ledger.lines().filter_map(move |line| {
+        let parts: Vec<&str> = line.split(' ').collect();
+        match parts[..] {
+            ["item", t, item, slice] if t == tag => {
+                Some((item.parse().expect("item"), slice.parse().expect("slice")))
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Items per tag from the ledger: (item → (times processed, slices it ran in)), and done lines.
 fn read_ledger(path: &PathBuf, tag: &str) -> (BTreeMap<u64, Vec<u64>>, Vec<u64>, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut items: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut order = Vec::new();
-    let mut done = 0;
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split(' ').collect();
-        match parts[..] {
-            ["item", t, item, slice] if t == tag => {
-                let item: u64 = item.parse().expect("item");
-                items
-                    .entry(item)
-                    .or_default()
-                    .push(slice.parse().expect("slice"));
-                order.push(item);
-            }
-            ["done", t] if t == tag => done += 1,
-            _ => {}
-        }
+    for (item, slice) in item_lines(&text, tag) {
+        items.entry(item).or_default().push(slice);
+        order.push(item);
     }
+    let done = text.lines().filter(|l| *l == format!("done {tag}")).count();
     (items, order, done)
 }
 
@@ -170,16 +172,7 @@ async fn the_dynamodb_store_honours_the_store_contract() {
 /// lines; an item continues any open attempt of its slice that stopped just before it.
 fn slice_attempts(ledger: &str, tag: &str) -> BTreeMap<u64, Vec<(u64, u64)>> {
     let mut attempts: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
-    for line in ledger.lines() {
-        let parts: Vec<&str> = line.split(' ').collect();
-        let ["item", t, item, slice] = parts[..] else {
-            continue;
-        };
-        if t != tag {
-            continue;
-        }
-        let (item, slice): (u64, u64) =
-            (item.parse().expect("item"), slice.parse().expect("slice"));
+    for (item, slice) in item_lines(ledger, tag) {
         let of_slice = attempts.entry(slice).or_default();
         match of_slice.iter_mut().find(|(_, last)| last + 1 == item) {
             Some(open) => open.1 = item,
