@@ -101,6 +101,16 @@ async fn exactly_once_in_order(run: Run) {
     let id = start(&run, "plain", items).await;
     let worker = Function::start("test-chunked", &run.env);
     let ended = wait_for_end(&*run.store, &id, Duration::from_secs(120)).await;
+    // The last slice marks the run done in the store, returns, and only then is its message
+    // deleted: killing the worker as soon as the store says done could leave that message in
+    // flight. So the worker runs until the queue is empty, for at most 10 s: well under the
+    // queue's 30 s visibility timeout, so a lost delete cannot be hidden by a redelivery that
+    // the worker then drops, and a message still there after 10 s is one left behind.
+    let drained = Instant::now();
+    while run.sqs.depth(&run.url).await != (0, 0, 0) && drained.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(worker);
 
     assert_eq!(ended.status, RunStatus::Done, "{ended:?}");
