@@ -2,7 +2,8 @@
 #   phase NAME CMD...      runs CMD, then prints `<== NAME: 12 s` and records it
 #   phase_bg NAME CMD...   starts CMD in the background, its output kept in target/phase-NAME.log
 #                          (each character of NAME other than a letter or digit a dash)
-#   phase_wait NAME        waits for it, prints its output, records its time; fails if it failed
+#   phase_wait NAME        waits for it, prints its output, records its own time (not the wait's);
+#                          fails if it failed
 #   phase_summary          prints every recorded phase, in order, with the total
 # The record is $OVERTIME_PHASES (one `NAME<TAB>SECONDS` line a phase), shared by nested scripts,
 # so .ci/run's summary includes the phases of the scripts/test it runs.
@@ -29,7 +30,7 @@ phase() {
   return "$status"
 }
 
-declare -A PHASE_PIDS PHASE_STARTS
+declare -A PHASE_PIDS
 phase_log() {
   echo "target/phase-${1//[^A-Za-z0-9]/-}.log"
 }
@@ -38,17 +39,24 @@ phase_bg() {
   shift
   echo "==> $name (in the background)"
   mkdir -p target
-  "$@" > "$(phase_log "$name")" 2>&1 &
+  local log
+  log="$(phase_log "$name")"
+  (
+    start="$EPOCHSECONDS" status=0
+    "$@" || status=$?
+    echo "$((EPOCHSECONDS - start))" > "$log.secs"
+    exit "$status"
+  ) > "$log" 2>&1 &
   PHASE_PIDS[$name]=$!
-  PHASE_STARTS[$name]="$EPOCHSECONDS"
 }
 
 phase_wait() {
   local name="$1" status=0
-  local pid="${PHASE_PIDS[$name]}" started="${PHASE_STARTS[$name]}"
+  local pid="${PHASE_PIDS[$name]}" log
+  log="$(phase_log "$name")"
   wait "$pid" || status=$?
-  cat "$(phase_log "$name")"
-  phase_record "$name (in the background)" "$((EPOCHSECONDS - started))"
+  cat "$log"
+  phase_record "$name (in the background)" "$(cat "$log.secs" 2>/dev/null || echo '?')"
   if [ "$status" -ne 0 ]; then
     echo "$name failed (exit $status)" >&2
   fi
