@@ -3,6 +3,7 @@
 //! every item exactly once, in order, and completes once.
 
 use overtime::store::{DynamoStore, RunRecord, RunStatus, RunStore, SqliteStore};
+use overtime::worker::Stop;
 use overtime::{Message, Queue};
 use overtime_tests::lambda::Function;
 use overtime_tests::{QueueSpec, Sqs, sqs};
@@ -47,7 +48,7 @@ async fn start(run: &Run, tag: &str, items: u64) -> String {
     let job = serde_json::json!({"tag": tag, "items": items, "per_step": 2, "step_ms": 40});
     let sent = run
         .queue
-        .send_message(Message::from_json("count", &job.to_string()).expect("message"))
+        .send(Message::from_json("count", &job.to_string()).expect("message"))
         .await
         .expect("send");
     sent.job_id
@@ -57,7 +58,7 @@ async fn wait_for_end(store: &dyn RunStore, id: &str, timeout: Duration) -> RunR
     let started = Instant::now();
     loop {
         if let Some(run) = store.get(id).await.expect("store")
-            && run.status.is_final()
+            && run.status().is_final()
         {
             return run;
         }
@@ -113,10 +114,10 @@ async fn exactly_once_in_order(run: Run) {
     }
     drop(worker);
 
-    assert_eq!(ended.status, RunStatus::Done, "{ended:?}");
-    assert_eq!(ended.items_done, items);
-    assert_eq!(ended.items_total, Some(items));
-    let slices = ended.slice + 1;
+    assert_eq!(ended.status(), RunStatus::Done, "{ended:?}");
+    assert_eq!(ended.items_done(), items);
+    assert_eq!(ended.items_total(), Some(items));
+    let slices = ended.slice() + 1;
     assert!(
         slices >= 10,
         "the work needed at least 10 slices of 1 s, took {slices}"
@@ -130,7 +131,7 @@ async fn exactly_once_in_order(run: Run) {
     assert_eq!(order, (0..items).collect::<Vec<_>>(), "in order");
     assert_eq!(done, 1, "the run completed once");
     let last_slice = seen.values().filter_map(|s| s.first()).max().copied();
-    assert_eq!(last_slice, Some(ended.slice));
+    assert_eq!(last_slice, Some(ended.slice()));
     assert_eq!(
         run.sqs.depth(&run.url).await,
         (0, 0, 0),
@@ -174,7 +175,7 @@ async fn a_chunked_run_on_dynamodb_processes_every_item_once_in_order() {
 #[tokio::test]
 async fn the_dynamodb_store_honours_the_store_contract() {
     let store = dynamo(&sqs().await).await;
-    overtime::store::conformance::check(&store).await;
+    overtime::testing::check_store(&store).await;
 }
 
 /// The attempts at each slice of run `tag`, from the ledger: `(first item, last item)` of each
@@ -274,7 +275,7 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
     let start_run = async |runs: &mut Vec<(String, String)>| {
         let tag = format!("r{}", runs.len());
         let sent = queue
-            .send_message(Message::from_json("count", &job(&tag)).expect("message"))
+            .send(Message::from_json("count", &job(&tag)).expect("message"))
             .await
             .expect("send");
         runs.push((tag, sent.job_id));
@@ -347,7 +348,7 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
             .get(&current)
             .await
             .expect("store")
-            .is_some_and(|r| r.status.is_final())
+            .is_some_and(|r| r.status().is_final())
         {
             start_run(&mut runs).await;
         }
@@ -381,7 +382,7 @@ async fn sigkill_at_random_points_loses_nothing_and_duplicates_no_chain() {
     let mut rerun_slices = 0usize;
     let mut unnoted = 0usize;
     for ((tag, id), record) in runs.iter().zip(&records) {
-        assert_eq!(record.status, RunStatus::Done, "run {tag}: {record:?}");
+        assert_eq!(record.status(), RunStatus::Done, "run {tag}: {record:?}");
         let (seen, _, _) = read_ledger(&ledger, tag);
         assert_eq!(seen.len(), 120, "run {tag}: no item lost");
         reprocessed += seen.values().map(|s| s.len() - 1).sum::<usize>();
@@ -448,7 +449,7 @@ async fn a_cancelled_run_stops_and_the_cli_shows_it() {
         .get(&id)
         .await
         .expect("get")
-        .is_none_or(|r| r.items_done == 0)
+        .is_none_or(|r| r.items_done() == 0)
     {
         assert!(
             began.elapsed() < Duration::from_secs(30),
@@ -470,8 +471,8 @@ async fn a_cancelled_run_stops_and_the_cli_shows_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(worker);
-    assert_eq!(ended.status, RunStatus::Cancelled);
-    assert!(ended.items_done < 100_000, "stopped early: {ended:?}");
+    assert_eq!(ended.status(), RunStatus::Cancelled);
+    assert!(ended.items_done() < 100_000, "stopped early: {ended:?}");
     assert_eq!(
         run.sqs.depth(&run.url).await,
         (0, 0, 0),
@@ -488,7 +489,7 @@ async fn a_cancelled_run_stops_and_the_cli_shows_it() {
     );
     let show = overtime_cli(&["runs", "show", &id, "--json", "--store", &spec]);
     let shown: RunRecord = serde_json::from_slice(&show.stdout).expect("json");
-    assert_eq!(shown.status, RunStatus::Cancelled);
+    assert_eq!(shown.status(), RunStatus::Cancelled);
     let missing = overtime_cli(&["runs", "show", "nope", "--store", &spec]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(overtime_tests::output_text(&missing).contains("no run nope in the run store"));
@@ -498,8 +499,14 @@ async fn a_cancelled_run_stops_and_the_cli_shows_it() {
 /// Stores a run as given and sends its slice's message, as a worker would have.
 async fn planted(run: &Run, cursor: &str, slice: u64, started_ms: i64) -> String {
     let id = format!("planted-{}", uuid::Uuid::new_v4());
-    let mut record = RunRecord::new(&id, "count", cursor.into(), Some(10), started_ms);
-    record.slice = slice;
+    // A record as a worker would have left it, written as the stores keep it: JSON.
+    let record: RunRecord = serde_json::from_value(serde_json::json!({
+        "id": id, "job": "count", "status": "running", "slice": slice, "cursor": cursor,
+        "successor_sent": true, "owner": null, "lease_until_ms": 0, "items_done": 0,
+        "items_total": 10, "started_ms": started_ms, "updated_ms": started_ms, "error": null,
+        "cancel_requested": false, "version": 0
+    }))
+    .expect("a run record");
     assert!(run.store.create(&record).await.expect("create"));
     let body = serde_json::json!({"v": 1, "job": "count", "id": format!("{id}.{slice}"), "run": id, "slice": slice,
         "payload": {"tag": "planted", "items": 10, "per_step": 2, "step_ms": 1}});
@@ -541,11 +548,8 @@ async fn bad_cursors_and_runaway_runs_fail_with_the_reason() {
         "run exceeded 10000 slices",
     ];
     for (record, reason) in ended.iter().zip(expect) {
-        assert_eq!(record.status, RunStatus::Failed, "{record:?}");
-        assert!(
-            record.error.as_deref().unwrap_or("").contains(reason),
-            "{record:?}"
-        );
+        assert_eq!(record.status(), RunStatus::Failed, "{record:?}");
+        assert!(record.error().unwrap_or("").contains(reason), "{record:?}");
     }
     let reasons: Vec<String> = dead
         .iter()
@@ -573,13 +577,13 @@ async fn a_step_that_panics_is_retried_from_its_checkpoint() {
     let job = serde_json::json!({"tag": "panics", "items": 60, "per_step": 2, "step_ms": 10, "panic_once_at": 30});
     let sent = run
         .queue
-        .send_message(Message::from_json("count", &job.to_string()).expect("message"))
+        .send(Message::from_json("count", &job.to_string()).expect("message"))
         .await
         .expect("send");
     let worker = Function::start("test-chunked", &run.env);
     let ended = wait_for_end(&*run.store, &sent.job_id, Duration::from_secs(60)).await;
     drop(worker);
-    assert_eq!(ended.status, RunStatus::Done, "{ended:?}");
+    assert_eq!(ended.status(), RunStatus::Done, "{ended:?}");
     let (seen, order, _) = read_ledger(&run.ledger, "panics");
     let text = std::fs::read_to_string(&run.ledger).unwrap_or_default();
     assert!(text.contains("panic panics 30"), "the step did panic");
@@ -600,29 +604,41 @@ struct Tally {
     step_ms: u64,
 }
 
-impl overtime::chunk::Chunked for Tally {
+impl overtime::Job for Tally {
     const NAME: &'static str = "tally";
     type State = Arc<std::sync::Mutex<Vec<u64>>>;
+
+    async fn run(self, ctx: overtime::JobContext<Self::State>) -> overtime::JobResult {
+        ctx.run_slice(self).await
+    }
+}
+
+impl overtime::chunk::Chunked for Tally {
     type Cursor = u64;
 
     fn start(&self) -> u64 {
         0
     }
 
-    async fn step(
+    fn chunking() -> overtime::chunk::ChunkOptions {
+        // Not from the environment: the window, not a budget, is what these tests vary.
+        overtime::chunk::ChunkOptions::default()
+    }
+
+    async fn advance(
         &self,
         next: u64,
         ctx: &mut overtime::chunk::SliceContext<'_, Self::State>,
-    ) -> Result<overtime::chunk::Step<u64>, overtime::JobError> {
+    ) -> Result<overtime::chunk::Advance<u64>, overtime::JobError> {
         tokio::time::sleep(Duration::from_millis(self.step_ms)).await;
         if let Ok(mut seen) = ctx.state().lock() {
             seen.push(next);
         }
         ctx.progress(1);
         Ok(if next + 1 == self.items {
-            overtime::chunk::Step::Done
+            overtime::chunk::Advance::Done
         } else {
-            overtime::chunk::Step::Next(next + 1)
+            overtime::chunk::Advance::To(next + 1)
         })
     }
 }
@@ -634,7 +650,7 @@ async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
     let queue = Queue::new(sqs.client.clone(), &q.url);
     let store = SqliteStore::open_in_memory().expect("store");
     let sent = queue
-        .send_message(Message::from_json("tally", r#"{"items":60,"step_ms":50}"#).expect("message"))
+        .send(Message::from_json("tally", r#"{"items":60,"step_ms":50}"#).expect("message"))
         .await
         .expect("send");
     let seen: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
@@ -643,15 +659,15 @@ async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
         // One cron invocation of a Vercel function with maxDuration = 2 s (the slice budget
         // itself is larger: the window's end is what stops the slice).
         let worker = overtime::Worker::with_state(seen.clone())
-            .run_store(store.clone())
-            .chunked_with::<Tally>(overtime::chunk::ChunkOptions::default());
+            .store(store.clone())
+            .job::<Tally>();
         windows += 1;
         worker
-            .run_poller_for(queue.clone(), Duration::from_secs(2))
+            .poll(queue.clone(), Stop::After(Duration::from_secs(2)))
             .await
             .expect("the window ends cleanly");
         let run = store.get(&sent.job_id).await.expect("get");
-        if let Some(run) = run.filter(|r| r.status.is_final()) {
+        if let Some(run) = run.filter(|r| r.status().is_final()) {
             break run;
         }
         if windows == 1 {
@@ -661,18 +677,18 @@ async fn fixed_windows_like_vercel_max_duration_drain_a_run_slice_by_slice() {
                 .expect("get")
                 .expect("the run exists");
             assert!(
-                run.items_done > 0,
+                run.items_done() > 0,
                 "the first window made progress: {run:?}"
             );
             assert!(
-                run.successor_sent && run.owner.is_none(),
+                run.next_slice_sent() && !run.is_claimed(),
                 "its slice ended before the window did, checkpointed and handed over: {run:?}"
             );
         }
         assert!(windows < 20, "the run never finished");
     };
-    assert_eq!(record.status, RunStatus::Done);
-    assert_eq!(record.items_done, 60);
+    assert_eq!(record.status(), RunStatus::Done);
+    assert_eq!(record.items_done(), 60);
     assert!(windows >= 2, "3 s of work took {windows} windows of 2 s");
     let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(
@@ -691,25 +707,28 @@ async fn an_unavailable_store_retries_the_slice_and_loses_nothing() {
     let inner = SqliteStore::open_in_memory().expect("store");
     let store = overtime_tests::stores::Down::new(inner.clone(), 3);
     let sent = queue
-        .send_message(Message::from_json("tally", r#"{"items":20,"step_ms":5}"#).expect("message"))
+        .send(Message::from_json("tally", r#"{"items":20,"step_ms":5}"#).expect("message"))
         .await
         .expect("send");
     let seen: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
     let worker = overtime::Worker::with_state(seen.clone())
-        .run_store(store)
+        .store(store)
         .backoff(overtime::Backoff::new(
             Duration::from_millis(200),
             Duration::from_millis(400),
         ))
-        .chunked_with::<Tally>(overtime::chunk::ChunkOptions::default());
+        .job::<Tally>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(worker.run_poller_until(queue, async move {
-        let _ = stop_rx.await;
-    }));
+    let poller = tokio::spawn(worker.poll(
+        queue,
+        Stop::when(async move {
+            let _ = stop_rx.await;
+        }),
+    ));
     let run = wait_for_end(&inner, &sent.job_id, Duration::from_secs(60)).await;
     let _ = stop_tx.send(());
     poller.await.expect("joined").expect("stops");
-    assert_eq!(run.status, RunStatus::Done, "{run:?}");
+    assert_eq!(run.status(), RunStatus::Done, "{run:?}");
     let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(
         seen,

@@ -1,6 +1,7 @@
 //! The `overtime` command against a real SQS-compatible server.
 
 use overtime::Queue;
+use overtime::worker::Stop;
 use overtime_tests::jobs::{Ledger, Refuses, worker};
 use overtime_tests::lambda::workspace_bin;
 use overtime_tests::output_text as text;
@@ -61,7 +62,7 @@ async fn dlq_list_says_why_and_redrive_moves_back() {
     let sqs = sqs().await;
     let q = sqs.queue("cli-dlq", QueueSpec::with_dlq(5)).await;
     Queue::new(sqs.client.clone(), &q.url)
-        .send(&Refuses {
+        .send(Refuses {
             id: "acct-42".into(),
         })
         .await
@@ -76,7 +77,7 @@ async fn dlq_list_says_why_and_redrive_moves_back() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    w.run_poller_until(queue, stop).await.expect("poller");
+    w.poll(queue, Stop::when(stop)).await.expect("poller");
 
     let out = overtime(&sqs, &["dlq", "list", &q.url, "--json"]);
     assert!(out.status.success(), "{}", text(&out));

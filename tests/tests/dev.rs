@@ -146,12 +146,12 @@ async fn ten_thousand_jobs_go_through_the_endpoint_exactly_once() {
     let url = create(&client, "ten-k", &[]).await;
     let queue = Queue::new(client.clone(), &url);
     let results = queue
-        .send_batch((0..10_000).map(|i| Record {
+        .send_all((0..10_000).map(|i| Record {
             id: i.to_string(),
             sleep_ms: 0,
         }))
         .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 10_000);
+    assert_eq!(results.sent().count(), 10_000);
     assert_eq!(
         queue_attribute(
             &client,
@@ -955,14 +955,14 @@ async fn a_function_that_fails_to_build_or_start_is_reported_and_the_others_run(
     let ok_url = queue_url(&client, "tiny-ok").await;
     let doomed = queue_url(&client, "tiny-doomed").await;
     Queue::new(client.clone(), &doomed)
-        .send(&Record {
+        .send(Record {
             id: "d".into(),
             sleep_ms: 0,
         })
         .await
         .expect("send");
     Queue::new(client.clone(), &ok_url)
-        .send(&Record {
+        .send(Record {
             id: "fine".into(),
             sleep_ms: 0,
         })
@@ -1278,7 +1278,7 @@ payload = {{ from = 0, to = 400000 }}
     let client = dev.client(3).await;
     let slow = queue_url(&client, "e2e-slow").await;
     Queue::new(client.clone(), &slow)
-        .send(&Record {
+        .send(Record {
             id: "sleepy".into(),
             sleep_ms: 5_000,
         })

@@ -28,13 +28,13 @@ async fn sqs_batch_through_the_runtime_api_reports_partial_failures() {
     let q = sqs.queue("lambda-sqs", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
-        .send_batch((0..4).map(|i| Record {
+        .send_all((0..4).map(|i| Record {
             id: format!("ok{i}"),
             sleep_ms: 0,
         }))
         .await;
     queue
-        .send(&Flaky {
+        .send(Flaky {
             id: "bad".into(),
             fail_attempts: 9,
         })

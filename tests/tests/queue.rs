@@ -22,14 +22,11 @@ async fn fan_out_of_200_jobs_arrives_exactly_once() {
     let q = sqs.queue("fanout", QueueSpec::default()).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
 
-    let results = queue
-        .send_batch((0..200).map(|i| record(i.to_string())))
+    let report = queue
+        .send_all((0..200).map(|i| record(i.to_string())))
         .await;
-    assert_eq!(results.len(), 200);
-    let sent: Vec<_> = results
-        .into_iter()
-        .map(|r| r.expect("every send succeeds"))
-        .collect();
+    assert_eq!(report.len(), 200);
+    let sent = report.into_result().expect("every send succeeds");
     let message_ids: HashSet<_> = sent.iter().map(|s| s.message_id.clone()).collect();
     assert_eq!(message_ids.len(), 200, "one SQS message per job");
 
@@ -59,7 +56,7 @@ async fn oversized_payloads_are_refused_before_any_network_call() {
     let unreachable = client_for(&endpoint);
     let queue = Queue::new(unreachable, format!("{endpoint}/000000000000/nowhere"));
     let big = record("x".repeat(overtime::limits::SQS_MAX_MESSAGE_BYTES));
-    match queue.send(&big).await {
+    match queue.send(big).await {
         Err(SendError::TooLarge { size, limit, job }) => {
             assert!(size > limit);
             assert_eq!(limit, overtime::limits::SQS_MAX_MESSAGE_BYTES);
@@ -73,7 +70,7 @@ async fn oversized_payloads_are_refused_before_any_network_call() {
         "refused before any network call"
     );
     // A small one does reach the server, and its error comes back typed.
-    match queue.send(&record("small")).await {
+    match queue.send(record("small")).await {
         Err(SendError::Sqs(e)) => assert_eq!(e.code(), Some("InternalError")),
         other => panic!("expected an SQS error, got {other:?}"),
     }
@@ -90,8 +87,9 @@ async fn oversized_payloads_are_refused_before_any_network_call() {
         .expect("SetQueueAttributes");
     let queue = Queue::new(sqs.client.clone(), &q.url);
     let results = queue
-        .send_batch([record("x".repeat(4000)), record("fits")])
-        .await;
+        .send_all([record("x".repeat(4000)), record("fits")])
+        .await
+        .into_results();
     assert!(
         matches!(results[0], Err(SendError::TooLarge { limit: 2048, .. })),
         "{:?}",
@@ -121,29 +119,22 @@ async fn fifo_deduplicates_by_idempotency_key_and_by_content() {
     let queue = Queue::new(sqs.client.clone(), &q.url);
     assert!(queue.is_fifo());
 
-    let keyed =
-        |id: &str| Message::new(&record(id)).map(|m| m.group("g1").idempotency_key("charge:42"));
-    let first = queue
-        .send_message(keyed("a").expect("message"))
-        .await
-        .expect("sent");
+    let keyed = |id: &str| {
+        Message::new(&record(id))
+            .group("g1")
+            .idempotency_key("charge:42")
+    };
+    let first = queue.send(keyed("a")).await.expect("sent");
     // The duplicate is accepted (SQS answers success) but never delivered.
-    queue
-        .send_message(keyed("b").expect("message"))
-        .await
-        .expect("accepted");
+    queue.send(keyed("b")).await.expect("accepted");
     assert!(first.sequence_number.is_some());
 
     // Without a key, the same job and payload deduplicate; a different payload does not.
-    let plain = |id: &str| Message::new(&record(id)).map(|m| m.group("g2"));
-    let results = queue
-        .send_messages(
-            [plain("same"), plain("same"), plain("other")]
-                .into_iter()
-                .map(|m| m.expect("message")),
-        )
+    let plain = |id: &str| Message::new(&record(id)).group("g2");
+    let report = queue
+        .send_all([plain("same"), plain("same"), plain("other")])
         .await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(report.failed().count(), 0, "{report:?}");
 
     // Ask for more than should arrive: a duplicate would show up here.
     let received = sqs.drain(&q.url, 4, Duration::from_secs(6)).await;
@@ -164,13 +155,15 @@ async fn fifo_deduplicates_by_idempotency_key_and_by_content() {
     assert_eq!(ids.iter().filter(|i| *i == "same").count(), 1);
 
     // FIFO rules are checked before sending.
-    let no_group = queue.send(&record("x")).await;
+    let no_group = queue.send(record("x")).await;
     assert!(
         matches!(no_group, Err(SendError::MissingGroupId { .. })),
         "{no_group:?}"
     );
-    let delayed = Message::new(&record("x")).map(|m| m.group("g").delay(Duration::from_secs(5)));
-    let delayed = queue.send_message(delayed.expect("message")).await;
+    let delayed = Message::new(&record("x"))
+        .group("g")
+        .delay(Duration::from_secs(5));
+    let delayed = queue.send(delayed).await;
     assert!(
         matches!(delayed, Err(SendError::FifoDelay { .. })),
         "{delayed:?}"
@@ -182,11 +175,9 @@ async fn delayed_messages_are_not_visible_early() {
     let sqs = sqs().await;
     let q = sqs.queue("delay", QueueSpec::default()).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
-    let msg = Message::new(&record("later"))
-        .expect("message")
-        .delay(Duration::from_secs(4));
-    queue.send_message(msg).await.expect("sent");
-    queue.send(&record("now")).await.expect("sent");
+    let msg = Message::new(&record("later")).delay(Duration::from_secs(4));
+    queue.send(msg).await.expect("sent");
+    queue.send(record("now")).await.expect("sent");
 
     let early = sqs.receive(&q.url, 1).await;
     let early_ids: Vec<_> = early
@@ -211,8 +202,8 @@ async fn sqs_errors_are_typed_and_do_not_stop_other_sends() {
     let sqs = sqs().await;
     let missing = format!("{}/000000000000/no-such-queue", sqs.endpoint);
     let queue = Queue::new(sqs.client.clone(), missing).with_max_message_bytes(262_144);
-    let results = queue.send_batch([record("a"), record("b")]).await;
-    for r in results {
+    let results = queue.send_all([record("a"), record("b")]).await;
+    for r in results.into_results() {
         match r {
             Err(SendError::Sqs(e @ SqsError::Service { .. })) => {
                 assert!(
@@ -227,7 +218,7 @@ async fn sqs_errors_are_typed_and_do_not_stop_other_sends() {
         }
     }
     // An empty batch makes no call and returns nothing.
-    assert!(queue.send_batch(Vec::<Record>::new()).await.is_empty());
+    assert!(queue.send_all(Vec::<Record>::new()).await.is_empty());
 }
 
 #[tokio::test]
@@ -245,7 +236,7 @@ async fn only_failed_entries_are_retried_and_fifo_groups_stop_at_a_failure() {
             i.to_string()
         })
     });
-    let results = queue.send_batch(jobs).await;
+    let results = queue.send_all(jobs).await.into_results();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let calls = seen.lock().map(|c| c.clone()).unwrap_or_default();
     let mut sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
@@ -271,15 +262,11 @@ async fn only_failed_entries_are_retried_and_fifo_groups_stop_at_a_failure() {
     }
     let fifo = Queue::new(client, format!("{endpoint}/000000000000/q.fifo"))
         .with_max_message_bytes(262_144);
-    let msg = |id: &str, group: &str| {
-        Message::new(&record(id))
-            .map(|m| m.group(group))
-            .expect("message")
-    };
+    let msg = |id: &str, group: &str| Message::new(&record(id)).group(group);
     let mut messages = vec![msg("a1", "a"), msg("fail-once-a2", "a"), msg("b1", "b")];
     messages.extend((0..9).map(|i| msg(&format!("a-late-{i}"), "a")));
     messages.push(msg("b2", "b"));
-    let results = fifo.send_messages(messages).await;
+    let results = fifo.send_all(messages).await.into_results();
     assert!(results[0].is_ok() && results[2].is_ok());
     assert!(
         results[1].is_err(),
@@ -308,13 +295,8 @@ async fn delays_past_sqs_limit_are_sent_as_hops() {
     let q = sqs.queue("long-delay", QueueSpec::default()).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     // SQS refuses DelaySeconds over 900; a two-hour delay must still be accepted.
-    let msg = Message::new(&record("in-two-hours"))
-        .expect("message")
-        .delay(Duration::from_secs(7_200));
-    queue
-        .send_message(msg)
-        .await
-        .expect("accepted as a 900 s hop");
+    let msg = Message::new(&record("in-two-hours")).delay(Duration::from_secs(7_200));
+    queue.send(msg).await.expect("accepted as a 900 s hop");
     assert_eq!(
         sqs.depth(&q.url).await,
         (0, 0, 1),

@@ -3,6 +3,7 @@
 //! and an unavailable store are handled without losing the job.
 
 use overtime::store::{RunStore, SqliteStore};
+use overtime::worker::Stop;
 use overtime::{Backoff, Job, JobContext, JobError, JobResult, Queue, Worker};
 use overtime_tests::{QueueSpec, sqs};
 use serde::{Deserialize, Serialize};
@@ -123,11 +124,11 @@ async fn run_jobs(
     let q = sqs.queue("steps", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     for job in jobs {
-        queue.send_message(job).await.expect("send");
+        queue.send(job).await.expect("send");
     }
     let calls = Calls::default();
     let worker = Worker::with_state(calls.clone())
-        .run_store(store)
+        .store(store)
         .job::<Checkout>()
         .job::<Nap>()
         .job::<Hoard>()
@@ -136,9 +137,12 @@ async fn run_jobs(
             Duration::from_millis(400),
         ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(worker.run_poller_until(queue, async move {
-        let _ = stop_rx.await;
-    }));
+    let poller = tokio::spawn(worker.poll(
+        queue,
+        Stop::when(async move {
+            let _ = stop_rx.await;
+        }),
+    ));
     let started = Instant::now();
     while !until(&calls) && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -161,8 +165,7 @@ async fn a_retry_resumes_at_the_failed_step() {
     let job = overtime::Message::new(&Checkout {
         order: "o1".into(),
         update_fails_until: 2,
-    })
-    .expect("job");
+    });
     let (calls, dead) = run_jobs(memory(), vec![job], |c| c.count("done ch_o1") == 1).await;
     assert_eq!(calls.count("done ch_o1"), 1, "{:?}", calls.all());
     assert_eq!(calls.count("charge"), 1, "charged once: {:?}", calls.all());
@@ -179,7 +182,7 @@ async fn a_retry_resumes_at_the_failed_step() {
 
 #[tokio::test]
 async fn a_sleep_suspends_the_job_and_wakes_it() {
-    let job = overtime::Message::new(&Nap { secs: 2 }).expect("job");
+    let job = overtime::Message::new(&Nap { secs: 2 });
     let started = Instant::now();
     let (calls, dead) = run_jobs(memory(), vec![job], |c| c.count("woke") == 1).await;
     assert_eq!(
@@ -196,7 +199,7 @@ async fn a_sleep_suspends_the_job_and_wakes_it() {
 
 #[tokio::test]
 async fn an_oversized_step_result_is_dead_lettered_with_the_reason() {
-    let job = overtime::Message::new(&Hoard).expect("job");
+    let job = overtime::Message::new(&Hoard);
     // The poller settles what it holds before it stops: the dead letter is written by then.
     let (_, dead) = run_jobs(memory(), vec![job], |c| c.count("tried") == 1).await;
     let reason = dead
@@ -215,8 +218,7 @@ async fn an_unavailable_store_retries_the_job_and_loses_nothing() {
     let job = overtime::Message::new(&Checkout {
         order: "o2".into(),
         update_fails_until: 0,
-    })
-    .expect("job");
+    });
     let (calls, dead) = run_jobs(store, vec![job], |c| c.count("done ch_o2") == 1).await;
     assert_eq!(calls.count("done ch_o2"), 1, "{:?}", calls.all());
     assert_eq!(calls.count("charge"), 1, "{:?}", calls.all());
@@ -229,7 +231,7 @@ async fn steps_without_a_run_store_fail_permanently_with_the_fix() {
     let q = sqs.queue("steps-nostore", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
-        .send(&Checkout {
+        .send(Checkout {
             order: "o3".into(),
             update_fails_until: 0,
         })
@@ -237,9 +239,12 @@ async fn steps_without_a_run_store_fail_permanently_with_the_fix() {
         .expect("send");
     let worker = Worker::with_state(Calls::default()).job::<Checkout>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(worker.run_poller_until(queue, async move {
-        let _ = stop_rx.await;
-    }));
+    let poller = tokio::spawn(worker.poll(
+        queue,
+        Stop::when(async move {
+            let _ = stop_rx.await;
+        }),
+    ));
     let dlq = q.dlq.clone().unwrap_or_default();
     let dead = sqs.drain(&dlq, 1, Duration::from_secs(20)).await;
     let _ = stop_tx.send(());
@@ -249,7 +254,7 @@ async fn steps_without_a_run_store_fail_permanently_with_the_fix() {
         .and_then(|m| overtime_tests::attr(m, "overtime.dlq.reason"))
         .unwrap_or_default();
     assert!(
-        reason.contains("needs a run store: call Worker::run_store"),
+        reason.contains("needs a run store: set OVERTIME_RUN_STORE (sqlite:PATH or dynamodb:TABLE) or call Worker::store"),
         "{reason}"
     );
 }

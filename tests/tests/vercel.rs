@@ -193,7 +193,7 @@ async fn the_drain_route_runs_durable_work_across_cron_ticks_within_max_duration
     let queue = overtime::Queue::new(sqs.client.clone(), &q.url);
     let accounts = 400_000u64;
     let sent = queue
-        .start(&app::RescoreAccounts {
+        .send(app::RescoreAccounts {
             from: 0,
             to: accounts,
         })
@@ -225,18 +225,18 @@ async fn the_drain_route_runs_durable_work_across_cron_ticks_within_max_duration
             .await
             .expect("store")
             .expect("the run exists");
-        if run.status.is_final() {
+        if run.status().is_final() {
             break run;
         }
         assert!(
-            run.owner.is_none() && run.successor_sent,
+            !run.is_claimed() && run.next_slice_sent(),
             "between ticks the run waits on its next slice: {run:?}"
         );
         assert!(ticks < 40, "the run never finished: {run:?}");
     };
     assert!(ticks >= 2, "the work outlasted one 3 s window");
-    assert_eq!(run.status, RunStatus::Done);
-    assert_eq!(run.items_done, accounts);
+    assert_eq!(run.status(), RunStatus::Done);
+    assert_eq!(run.items_done(), accounts);
     assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
     let _ = std::fs::remove_file(db);
 }

@@ -3,6 +3,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Context, LambdaEvent};
+use overtime::worker::Stop;
 use overtime::{Backoff, Message, Queue};
 use overtime_tests::fakes::{client_for, failing_sqs};
 use overtime_tests::jobs::{AlwaysFails, Flaky, Ledger, Panics, Record, Refuses, worker};
@@ -76,20 +77,20 @@ async fn partial_batch_failure_reports_exactly_the_failed_ids_and_backs_off() {
     let q = sqs.queue("partial", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
-        .send_batch([record("ok-1"), record("ok-2"), record("ok-3")])
+        .send_all([record("ok-1"), record("ok-2"), record("ok-3")])
         .await;
     let flaky = |id: &str| Flaky {
         id: id.into(),
         fail_attempts: 1,
     };
-    let sent = queue.send_batch([flaky("flaky-1"), flaky("flaky-2")]).await;
-    assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+    let sent = queue.send_all([flaky("flaky-1"), flaky("flaky-2")]).await;
+    assert_eq!(sent.failed().count(), 0, "{sent:?}");
 
     let w = worker(Ledger::default())
         .client(sqs.client.clone())
         .backoff(Backoff::new(Duration::from_secs(6), Duration::from_secs(6)));
     let (event, messages) = receive_event(&sqs, &q, 5).await;
-    let response = w.handle_sqs_event(invoke(event)).await;
+    let response = w.handle(invoke(event)).await;
     let failed: HashSet<String> = response
         .batch_item_failures
         .iter()
@@ -115,7 +116,7 @@ async fn partial_batch_failure_reports_exactly_the_failed_ids_and_backs_off() {
     );
     let (event, again) = receive_event(&sqs, &q, 2).await;
     assert!(again.iter().all(|m| receive_count(m) == 2));
-    let response = w.handle_sqs_event(invoke(event)).await;
+    let response = w.handle(invoke(event)).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "second attempt succeeds"
@@ -136,7 +137,7 @@ async fn a_job_that_always_fails_is_dead_lettered_with_its_reason() {
         )
         .await;
     Queue::new(sqs.client.clone(), &q.url)
-        .send(&AlwaysFails {
+        .send(AlwaysFails {
             id: "doomed".into(),
         })
         .await
@@ -148,7 +149,7 @@ async fn a_job_that_always_fails_is_dead_lettered_with_its_reason() {
     for attempt in 1..=3u32 {
         let (event, got) = receive_event(&sqs, &q, 1).await;
         assert_eq!(receive_count(&got[0]), attempt);
-        let response = w.handle_sqs_event(invoke(event)).await;
+        let response = w.handle(invoke(event)).await;
         let expect_failure = attempt < 3;
         assert_eq!(
             response.batch_item_failures.len(),
@@ -232,20 +233,20 @@ async fn poison_unknown_permanent_and_panicking_messages_never_take_the_batch_do
     .await
     .expect("sent");
     queue
-        .send(&Refuses {
+        .send(Refuses {
             id: "acct-9".into(),
         })
         .await
         .expect("sent");
-    queue.send(&Panics { id: "p1".into() }).await.expect("sent");
-    queue.send_batch([record("good-1"), record("good-2")]).await;
+    queue.send(Panics { id: "p1".into() }).await.expect("sent");
+    queue.send_all([record("good-1"), record("good-2")]).await;
 
     let ledger = Ledger::default();
     let w = worker(ledger.clone())
         .client(sqs.client.clone())
         .max_attempts(2);
     let (event, messages) = receive_event(&sqs, &q, 9).await;
-    let response = w.handle_sqs_event(invoke(event)).await;
+    let response = w.handle(invoke(event)).await;
     let panicked: Vec<_> = messages
         .iter()
         .filter(|m| payload_id(m) == "p1")
@@ -323,12 +324,7 @@ async fn poison_unknown_permanent_and_panicking_messages_never_take_the_batch_do
     // The panicking job's second and last attempt dead-letters it as exhausted, with the panic.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (event, _) = receive_event(&sqs, &q, 1).await;
-    assert!(
-        w.handle_sqs_event(invoke(event))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    assert!(w.handle(invoke(event)).await.batch_item_failures.is_empty());
     let dead = sqs.drain(dlq, 1, Duration::from_secs(10)).await;
     assert_eq!(
         attr(&dead[0], "overtime.dlq.kind").as_deref(),
@@ -349,13 +345,14 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
     let ids: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
     assert!(
         queue
-            .send_batch(ids.iter().map(|i| record(i)))
+            .send_all(ids.iter().map(|i| record(i)))
             .await
-            .iter()
-            .all(Result::is_ok)
+            .failed()
+            .next()
+            .is_none()
     );
     queue
-        .send(&Flaky {
+        .send(Flaky {
             id: "f".into(),
             fail_attempts: 1,
         })
@@ -378,9 +375,12 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
     let w = worker(ledger.clone())
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(w.run_poller_until(queue.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let poller = tokio::spawn(w.poll(
+        queue.clone(),
+        Stop::when(async move {
+            let _ = stop_rx.await;
+        }),
+    ));
     let start = Instant::now();
     let mut lines = Vec::new();
     while start.elapsed() < Duration::from_secs(40) {
@@ -448,10 +448,11 @@ async fn sigterm_stops_the_poller_after_finishing_messages_in_hand() {
     };
     assert!(
         queue
-            .send_batch((0..5).map(slow))
+            .send_all((0..5).map(slow))
             .await
-            .iter()
-            .all(Result::is_ok)
+            .failed()
+            .next()
+            .is_none()
     );
 
     let ledger_path =
@@ -503,7 +504,7 @@ async fn the_poller_reports_a_missing_queue() {
         .dead_letter_queue(url.clone());
     let result = tokio::time::timeout(
         Duration::from_secs(30),
-        w.run_poller_until(queue, std::future::pending()),
+        w.poll(queue, Stop::when(std::future::pending())),
     )
     .await
     .expect("returns instead of spinning");
@@ -521,8 +522,8 @@ async fn throttling_and_over_limit_surface_as_typed_errors() {
     let (endpoint, _) = failing_sqs("RequestThrottled").await;
     let queue = Queue::new(client_for(&endpoint), format!("{endpoint}/000000000000/q"))
         .with_max_message_bytes(1024);
-    let results = queue.send_batch([record("a"), record("b")]).await;
-    for r in &results {
+    let results = queue.send_all([record("a"), record("b")]).await;
+    for r in results.results() {
         match r {
             Err(overtime::SendError::Sqs(e @ overtime::SqsError::Throttled { .. })) => {
                 assert!(e.is_transient())
@@ -538,7 +539,10 @@ async fn throttling_and_over_limit_surface_as_typed_errors() {
         .max_attempts(3)
         .dead_letter_queue(format!("{endpoint}/000000000000/dlq"));
     let stopped = w
-        .run_poller_until(queue, tokio::time::sleep(Duration::from_secs(2)))
+        .poll(
+            queue,
+            Stop::when(tokio::time::sleep(Duration::from_secs(2))),
+        )
         .await;
     assert!(stopped.is_ok(), "{stopped:?}");
     // Redrive policy, then receives again and again with backoff: it kept polling.
@@ -554,7 +558,7 @@ async fn a_queue_without_a_dead_letter_queue_is_refused() {
     let q = sqs.queue("no-dlq", QueueSpec::default()).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     let result = worker(Ledger::default())
-        .run_poller_until(queue, std::future::pending())
+        .poll(queue, Stop::when(std::future::pending()))
         .await;
     match result {
         Err(overtime::worker::PollerError::Source(
@@ -580,11 +584,9 @@ async fn fifo_groups_run_in_order_and_stop_at_the_first_failure() {
         )
         .await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
-    let msg = |m: Result<Message, overtime::SendError>, key: &str| {
-        m.expect("message").group("acct-1").idempotency_key(key)
-    };
+    let msg = |m: Message, key: &str| m.group("acct-1").idempotency_key(key);
     let sent = queue
-        .send_messages([
+        .send_all([
             msg(
                 Message::new(&Flaky {
                     id: "head".into(),
@@ -596,14 +598,14 @@ async fn fifo_groups_run_in_order_and_stop_at_the_first_failure() {
             msg(Message::new(&record("third")), "k3"),
         ])
         .await;
-    assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+    assert_eq!(sent.failed().count(), 0, "{sent:?}");
 
     let ledger = Ledger::default();
     let w = worker(ledger.clone())
         .client(sqs.client.clone())
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)));
     let (event, messages) = receive_event(&sqs, &q, 3).await;
-    let response = w.handle_sqs_event(invoke(event)).await;
+    let response = w.handle(invoke(event)).await;
     assert_eq!(
         response.batch_item_failures.len(),
         3,
@@ -615,7 +617,7 @@ async fn fifo_groups_run_in_order_and_stop_at_the_first_failure() {
     let (event, messages) = receive_event(&sqs, &q, 3).await;
     let order: Vec<String> = messages.iter().map(payload_id).collect();
     assert_eq!(order, ["head", "second", "third"], "redelivered in order");
-    let response = w.handle_sqs_event(invoke(event)).await;
+    let response = w.handle(invoke(event)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         ledger.lines(),
@@ -643,22 +645,25 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
         .await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
-        .send(&Record {
+        .send(Record {
             id: "long".into(),
             sleep_ms: 10_000,
         })
         .await
         .expect("sent");
-    queue.send(&record("quick")).await.expect("sent");
+    queue.send(record("quick")).await.expect("sent");
 
     let ledger = Ledger::default();
     // Two receive loops: without the heartbeat the second would pick the job up again at 4 s
     // and finish it at 14 s; the heartbeat (every 2 s) keeps it hidden.
     let w = worker(ledger.clone()).concurrency(20);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(w.run_poller_until(queue, async move {
-        let _ = stop_rx.await;
-    }));
+    let poller = tokio::spawn(w.poll(
+        queue,
+        Stop::when(async move {
+            let _ = stop_rx.await;
+        }),
+    ));
     let start = Instant::now();
     while !ledger.lines().iter().any(|l| l.starts_with("record long"))
         && start.elapsed() < Duration::from_secs(30)
@@ -695,7 +700,7 @@ async fn near_the_lambda_deadline_unfinished_messages_are_reported_and_successes
     let q = sqs.queue("deadline", QueueSpec::with_dlq(5)).await;
     let queue = Queue::new(sqs.client.clone(), &q.url);
     queue
-        .send(&Record {
+        .send(Record {
             id: "slow".into(),
             sleep_ms: 60_000,
         })
@@ -703,10 +708,11 @@ async fn near_the_lambda_deadline_unfinished_messages_are_reported_and_successes
         .expect("sent");
     assert!(
         queue
-            .send_batch([record("q1"), record("q2"), record("q3")])
+            .send_all([record("q1"), record("q2"), record("q3")])
             .await
-            .iter()
-            .all(Result::is_ok)
+            .failed()
+            .next()
+            .is_none()
     );
 
     let ledger = Ledger::default();
@@ -718,7 +724,7 @@ async fn near_the_lambda_deadline_unfinished_messages_are_reported_and_successes
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
-    let response = w.handle_sqs_event(LambdaEvent::new(event, context)).await;
+    let response = w.handle(LambdaEvent::new(event, context)).await;
     assert!(
         std::time::SystemTime::now() < deadline,
         "answered before the deadline"

@@ -14,3 +14,15 @@ async fn main() -> Result<(), BoxError> {
     overtime::telemetry::init();
     cron::run(cleanup).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tick_purges_what_expired_before_it() {
+        cleanup(Tick::manual("daily-cleanup"))
+            .await
+            .expect("purged");
+    }
+}

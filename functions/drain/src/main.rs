@@ -4,13 +4,15 @@
 
 use overtime::chunk::ChunkOptions;
 use overtime::cron::{self, Tick};
+use overtime::worker::Stop;
 use overtime::{BoxError, Queue};
 
 async fn drain(_tick: Tick) -> Result<(), BoxError> {
     let queue = Queue::from_env_var("OVERTIME_QUEUE_URL").await?;
     // OVERTIME_SLICE_BUDGET_SECS: the route's maxDuration, less a few seconds to answer.
     let window = ChunkOptions::from_env().budget;
-    app::worker().await?.run_poller_for(queue, window).await?;
+    let worker = app::worker(app::App::from_env());
+    worker.poll(queue, Stop::After(window)).await?;
     Ok(())
 }
 

@@ -6,6 +6,5 @@ use overtime::BoxError;
 async fn main() -> Result<(), BoxError> {
     overtime::telemetry::init();
     // On Lambda: SQS batches with partial failures. Elsewhere: polls OVERTIME_QUEUE_URL.
-    app::worker().await?.run().await?;
-    Ok(())
+    app::worker(app::App::from_env()).run().await
 }

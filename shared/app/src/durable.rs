@@ -1,7 +1,8 @@
 //! The example app's durable work: a backfill longer than any one invocation (chunked), and a
 //! checkout workflow whose steps run once each (memoized).
 
-use overtime::chunk::{Chunked, SliceContext, Step};
+use crate::App;
+use overtime::chunk::{Advance, Chunked, SliceContext};
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -29,9 +30,16 @@ pub fn score(account: u64) -> u64 {
     u64::from(digest[0]) * 100 / 255
 }
 
-impl Chunked for RescoreAccounts {
+impl Job for RescoreAccounts {
     const NAME: &'static str = "rescore-accounts";
-    type State = ();
+    type State = App;
+
+    async fn run(self, ctx: JobContext<App>) -> JobResult {
+        ctx.run_slice(self).await
+    }
+}
+
+impl Chunked for RescoreAccounts {
     type Cursor = u64;
 
     fn start(&self) -> u64 {
@@ -42,15 +50,19 @@ impl Chunked for RescoreAccounts {
         Some(self.to.saturating_sub(self.from))
     }
 
-    async fn step(&self, next: u64, ctx: &mut SliceContext<'_, ()>) -> Result<Step<u64>, JobError> {
+    async fn advance(
+        &self,
+        next: u64,
+        ctx: &mut SliceContext<'_, App>,
+    ) -> Result<Advance<u64>, JobError> {
         let end = next.saturating_add(ACCOUNTS_PER_STEP).min(self.to);
         let high = (next..end).filter(|a| score(*a) > 90).count();
         tracing::debug!(from = next, to = end, high, "scored accounts");
         ctx.progress(end - next);
         Ok(if end >= self.to {
-            Step::Done
+            Advance::Done
         } else {
-            Step::Next(end)
+            Advance::To(end)
         })
     }
 }
@@ -69,37 +81,33 @@ pub struct Checkout {
 
 impl Job for Checkout {
     const NAME: &'static str = "checkout";
-    type State = ();
+    type State = App;
 
-    async fn run(self, ctx: JobContext<()>) -> JobResult {
+    async fn run(self, ctx: JobContext<App>) -> JobResult {
         if !crate::is_email(&self.email) {
             return Err(JobError::permanent(format!(
                 "{:?} is not an email address",
                 self.email
             )));
         }
+        let shop = &ctx.state().shop;
+        // Each provider's idempotency key is the job id (the same on every attempt) and the step.
+        let key = |step: &str| format!("{}:{step}", ctx.job_id());
         let charge: String = ctx
             .step("charge", || async {
-                // A payment provider call; its idempotency key would be the job id.
-                tracing::info!(order = %self.order_id, cents = self.cents, key = ctx.job_id(), "charged");
-                Ok(format!("ch_{}", self.order_id))
+                Ok(shop.charge(&self.order_id, self.cents, &key("charge"))?)
             })
             .await?;
         ctx.step("receipt", || async {
-            tracing::info!(to = %self.email, charge = %charge, "receipt sent");
-            Ok(())
+            Ok(shop.send_email(&self.email, "receipt", &key("receipt"))?)
         })
         .await?;
         ctx.step("record", || async {
-            tracing::info!(order = %self.order_id, charge = %charge, "order recorded");
-            Ok(())
+            Ok(shop.record_order(&self.order_id, &charge)?)
         })
         .await?;
-        ctx.step("notify", || async {
-            tracing::info!(order = %self.order_id, "team notified");
-            Ok(())
-        })
-        .await
+        ctx.step("notify", || async { Ok(shop.notify_team(&self.order_id)?) })
+            .await
     }
 }
 

@@ -1,11 +1,15 @@
 //! The example application's business logic: what the thin functions in `functions/` call.
 //!
-//! A real app would talk to its database and email provider here; these log instead, so the
-//! examples run anywhere.
+//! The jobs reach the outside world through [`App`], the worker's shared state: a real app
+//! would hold its database pool and its email and payment clients there. These log instead,
+//! so the examples run anywhere, and the tests put a fake in their place.
 
 mod durable;
+mod shop;
 
 pub use durable::{Checkout, RescoreAccounts, score};
+pub use shop::{App, LoggingShop, Shop};
+
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +22,9 @@ pub struct WelcomeEmail {
 
 impl Job for WelcomeEmail {
     const NAME: &'static str = "welcome-email";
-    type State = ();
+    type State = App;
 
-    async fn run(self, ctx: JobContext<()>) -> JobResult {
+    async fn run(self, ctx: JobContext<App>) -> JobResult {
         if !is_email(&self.email) {
             return Err(JobError::permanent(format!(
                 "{:?} is not an email address",
@@ -28,7 +32,8 @@ impl Job for WelcomeEmail {
             )));
         }
         // The idempotency key goes to the email provider, so a retried job sends one email.
-        tracing::info!(to = %self.email, key = ctx.idempotency_key(), "welcome email sent");
+        let key = ctx.idempotency_key().unwrap_or(ctx.job_id());
+        ctx.state().shop.send_email(&self.email, "welcome", key)?;
         Ok(())
     }
 }
@@ -42,9 +47,9 @@ pub struct SyncAccount {
 
 impl Job for SyncAccount {
     const NAME: &'static str = "sync-account";
-    type State = ();
+    type State = App;
 
-    async fn run(self, ctx: JobContext<()>) -> JobResult {
+    async fn run(self, ctx: JobContext<App>) -> JobResult {
         tracing::info!(
             account = self.account_id,
             key = ctx.idempotency_key(),
@@ -69,19 +74,15 @@ pub fn purge_expired_sessions(now: chrono::DateTime<chrono::Utc>) -> usize {
     0
 }
 
-/// The app's worker: every job it runs, and the run store its durable work keeps its runs in
-/// (`OVERTIME_RUN_STORE`: dynamodb:TABLE on AWS, sqlite:PATH locally; without it, durable jobs
-/// are dead-lettered with that fix as the reason).
-pub async fn worker() -> Result<overtime::Worker, overtime::BoxError> {
-    let mut worker = overtime::Worker::new()
+/// The app's worker: every job it runs, with `app` as their shared state. Its run store (for
+/// the durable jobs) is the one `OVERTIME_RUN_STORE` names: dynamodb:TABLE on AWS,
+/// sqlite:PATH locally; without one, durable jobs are dead-lettered with that fix as the reason.
+pub fn worker(app: App) -> overtime::Worker<App> {
+    overtime::Worker::with_state(app)
         .job::<WelcomeEmail>()
         .job::<SyncAccount>()
         .job::<Checkout>()
-        .chunked::<RescoreAccounts>();
-    if std::env::var_os(overtime::store::STORE_VAR).is_some() {
-        worker = worker.run_store(overtime::store::from_env().await?);
-    }
-    Ok(worker)
+        .job::<RescoreAccounts>()
 }
 
 /// A deliberately small check: one `@` with text on both sides.
@@ -90,14 +91,4 @@ pub fn is_email(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails() {
-        assert!(is_email("a@example.com"));
-        assert!(!is_email("a@b@example.com"));
-        assert!(!is_email("@example.com"));
-        assert!(!is_email("nobody"));
-    }
-}
+mod tests;

@@ -433,9 +433,7 @@ async fn send(client: &aws_sdk_sqs::Client, queue: &str, json: &str) -> Result<(
         message = message.delay(Duration::from_secs(secs));
     }
     let url = dlq::queue_url(client, queue).await?;
-    let sent = Queue::new(client.clone(), url)
-        .send_message(message)
-        .await?;
+    let sent = Queue::new(client.clone(), url).send(message).await?;
     println!(
         "sent {job}: message {} (job id {})",
         sent.message_id, sent.job_id

@@ -10,7 +10,7 @@ pub(crate) const DEFAULT_STORE: &str = "sqlite:.overtime/runs.db";
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RunsError {
     #[error(transparent)]
-    Config(#[from] overtime::store::StoreConfigError),
+    Config(#[from] overtime::ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("no run {0} in the run store")]
@@ -26,27 +26,27 @@ pub(crate) async fn open(store: Option<String>) -> Result<Arc<dyn RunStore>, Run
 }
 
 fn elapsed(run: &RunRecord) -> String {
-    let ms = run.updated_ms.saturating_sub(run.started_ms).max(0);
+    let ms = run.updated_ms().saturating_sub(run.started_ms()).max(0);
     format!("{:.1}s", ms as f64 / 1000.0)
 }
 
 fn progress(run: &RunRecord) -> String {
-    match run.items_total {
+    match run.items_total() {
         Some(total) if total > 0 => format!(
             "{}/{} ({:.0}%)",
-            run.items_done,
+            run.items_done(),
             total,
-            run.items_done as f64 * 100.0 / total as f64
+            run.items_done() as f64 * 100.0 / total as f64
         ),
-        _ => run.items_done.to_string(),
+        _ => run.items_done().to_string(),
     }
 }
 
 fn status(run: &RunRecord) -> String {
-    if run.cancel_requested && !run.status.is_final() {
+    if run.cancel_requested() && !run.status().is_final() {
         "cancelling".to_owned()
     } else {
-        run.status.to_string()
+        run.status().to_string()
     }
 }
 
@@ -65,13 +65,13 @@ pub(crate) async fn list(store: &dyn RunStore, limit: usize, json: bool) -> Resu
     for run in &runs {
         println!(
             "{:<38} {:<16} {:<10} {:>6} {:>18} {:>9}  {}",
-            run.id,
-            run.job,
+            run.id(),
+            run.job(),
             status(run),
-            run.slice + 1,
+            run.slice() + 1,
             progress(run),
             elapsed(run),
-            run.error.as_deref().unwrap_or("")
+            run.error().unwrap_or("")
         );
     }
     if runs.is_empty() {
@@ -89,13 +89,13 @@ pub(crate) async fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<(
         println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
         return Ok(());
     }
-    println!("run      {}", run.id);
-    println!("job      {}", run.job);
+    println!("run      {}", run.id());
+    println!("job      {}", run.job());
     println!("status   {}", status(&run));
     println!(
         "slice    {} (next to run{})",
-        run.slice,
-        if run.successor_sent {
+        run.slice(),
+        if run.next_slice_sent() {
             ""
         } else {
             "; its message is not sent yet"
@@ -103,8 +103,8 @@ pub(crate) async fn show(store: &dyn RunStore, id: &str, json: bool) -> Result<(
     );
     println!("items    {}", progress(&run));
     println!("elapsed  {}", elapsed(&run));
-    println!("cursor   {}", run.cursor);
-    if let Some(error) = &run.error {
+    println!("cursor   {}", run.cursor());
+    if let Some(error) = &run.error() {
         println!("error    {error}");
     }
     Ok(())
@@ -114,8 +114,8 @@ pub(crate) async fn cancel(store: &dyn RunStore, id: &str) -> Result<(), RunsErr
     let run = overtime::store::request_cancel(store, id)
         .await?
         .ok_or_else(|| RunsError::NotFound(id.to_owned()))?;
-    if run.status.is_final() {
-        println!("run {id} already ended: {}", run.status);
+    if run.status().is_final() {
+        println!("run {id} already ended: {}", run.status());
     } else {
         println!("run {id}: cancel requested; its next slice stops it");
     }

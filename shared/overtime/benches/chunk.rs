@@ -5,9 +5,10 @@
 //!
 //! Needs an SQS endpoint: `scripts/bench-chunk` starts moto's server and runs this bench.
 
-use overtime::chunk::{ChunkOptions, Chunked, SliceContext, Step};
+use overtime::chunk::{Advance, ChunkOptions, Chunked, SliceContext};
 use overtime::store::{RunStatus, RunStore, SqliteStore};
-use overtime::{JobError, Message, Queue, Worker};
+use overtime::worker::Stop;
+use overtime::{Job, JobContext, JobError, JobResult, Message, Queue, Worker};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
@@ -38,16 +39,30 @@ struct Hash {
     items: u64,
 }
 
-impl Chunked for Hash {
+impl Job for Hash {
     const NAME: &'static str = "hash";
     type State = ();
+    async fn run(self, ctx: JobContext<()>) -> JobResult {
+        ctx.run_slice(self).await
+    }
+}
+
+impl Chunked for Hash {
     type Cursor = u64;
+
+    fn chunking() -> ChunkOptions {
+        ChunkOptions::default().budget(BUDGET)
+    }
 
     fn start(&self) -> u64 {
         0
     }
 
-    async fn step(&self, next: u64, ctx: &mut SliceContext<'_, ()>) -> Result<Step<u64>, JobError> {
+    async fn advance(
+        &self,
+        next: u64,
+        ctx: &mut SliceContext<'_, ()>,
+    ) -> Result<Advance<u64>, JobError> {
         let end = (next + PER_STEP).min(self.items);
         let mut acc = 0u8;
         for item in next..end {
@@ -56,9 +71,9 @@ impl Chunked for Hash {
         black_box(acc);
         ctx.progress(end - next);
         Ok(if end == self.items {
-            Step::Done
+            Advance::Done
         } else {
-            Step::Next(end)
+            Advance::To(end)
         })
     }
 }
@@ -100,44 +115,39 @@ async fn chunked(endpoint: &str) -> (Duration, u64) {
     let url = queue.queue_url().unwrap_or_default().to_owned();
     let path = std::env::temp_dir().join(format!("{name}.db"));
     let store = SqliteStore::open(&path).expect("store");
-    let options = ChunkOptions {
-        budget: BUDGET,
-        ..ChunkOptions::default()
-    };
     let worker = Worker::new()
         .client(client.clone())
         .dead_letter_queue(dlq_url)
-        .run_store(store.clone())
-        .chunked_with::<Hash>(options);
+        .store(store.clone())
+        .job::<Hash>();
     let queue = Queue::new(client.clone(), &url);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(worker.run_poller_until(queue.clone(), async move {
+    let stop = Stop::when(async move {
         let _ = stop_rx.await;
-    }));
+    });
+    let poller = tokio::spawn(worker.poll(queue.clone(), stop));
     // Let the poller start before the clock does.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let sent = queue
-        .send_message(
-            Message::from_json("hash", &format!("{{\"items\":{ITEMS}}}")).expect("message"),
-        )
+        .send(Message::from_json("hash", &format!("{{\"items\":{ITEMS}}}")).expect("message"))
         .await
         .expect("send");
     let run = loop {
         if let Some(run) = store.get(&sent.job_id).await.expect("store")
-            && run.status.is_final()
+            && run.status().is_final()
         {
             break run;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let took = started.elapsed();
-    assert_eq!(run.status, RunStatus::Done);
-    assert_eq!(run.items_done, ITEMS);
+    assert_eq!(run.status(), RunStatus::Done);
+    assert_eq!(run.items_done(), ITEMS);
     let _ = stop_tx.send(());
     let _ = poller.await;
     let _ = std::fs::remove_file(path);
-    (took, run.slice + 1)
+    (took, run.slice() + 1)
 }
 
 #[tokio::main]

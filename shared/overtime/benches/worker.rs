@@ -6,7 +6,6 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lambda_runtime::{Context, LambdaEvent};
-use overtime::worker::SqsBatch;
 use overtime::{Job, JobContext, JobResult, Worker};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
@@ -106,13 +105,13 @@ fn bench(c: &mut Criterion) {
                 serde_json::to_vec(&SqsBatchResponse::default()).expect("response")
             })
         });
-        // What `Worker::run_lambda` does: its own lean reading of the event, then dispatch.
+        // What `Worker::run` does on Lambda: its own lean reading of the event, then dispatch.
         group.bench_with_input(BenchmarkId::new("overtime-worker", n), &json, |b, json| {
             b.to_async(&rt).iter(|| async {
-                let event: SqsBatch = serde_json::from_str(json).expect("event");
                 let response = worker
-                    .handle_batch(LambdaEvent::new(event, Context::default()))
-                    .await;
+                    .__bench_handle_json(json, Context::default())
+                    .await
+                    .expect("event");
                 assert!(response.batch_item_failures.is_empty());
                 serde_json::to_vec(&response).expect("response")
             })
@@ -125,7 +124,7 @@ fn bench(c: &mut Criterion) {
                 b.to_async(&rt).iter(|| async {
                     let event: SqsEvent = serde_json::from_str(json).expect("event");
                     let response = worker
-                        .handle_sqs_event(LambdaEvent::new(event, Context::default()))
+                        .handle(LambdaEvent::new(event, Context::default()))
                         .await;
                     assert!(response.batch_item_failures.is_empty());
                     serde_json::to_vec(&response).expect("response")

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// An SQS call that failed, after the SDK's own retries.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SqsError {
     /// SQS throttled the request (`ThrottlingException`, `RequestThrottled`, `KmsThrottled`).
     #[error(
@@ -108,6 +109,53 @@ impl SqsError {
             Self::Throttled { code, .. } | Self::Service { code, .. } => Some(code),
             Self::OverLimit { .. } => Some("OverLimit"),
             Self::Transport { .. } => None,
+        }
+    }
+}
+
+/// Something the environment was to say is missing or wrong: a variable, a store's name.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable that names a queue is not set.
+    #[error(
+        "environment variable {var} is not set; set it to the queue URL (e.g. https://sqs.us-east-1.amazonaws.com/123456789012/jobs){hint}"
+    )]
+    MissingVar {
+        /// The variable.
+        var: String,
+        /// More help, when the name given looks like a mistake.
+        hint: &'static str,
+    },
+    /// `OVERTIME_RUN_STORE` is unset where a run store is needed.
+    #[error("OVERTIME_RUN_STORE is not set: use sqlite:PATH (one host) or dynamodb:TABLE (AWS)")]
+    MissingStore,
+    /// A run store's name that names no store this build has.
+    #[error(
+        "OVERTIME_RUN_STORE={0:?} is not sqlite:PATH or dynamodb:TABLE (or its feature is off in this build)"
+    )]
+    UnknownStore(String),
+    /// The run store would not open.
+    #[error("could not open the run store {spec:?}")]
+    Store {
+        /// What named it.
+        spec: String,
+        /// Why.
+        #[source]
+        source: crate::store::StoreError,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn missing_var(var: &str) -> Self {
+        let hint = if var.contains("://") {
+            "; Queue::from_env_var takes the variable's name: for a URL, call Queue::from_url"
+        } else {
+            ""
+        };
+        ConfigError::MissingVar {
+            var: var.to_owned(),
+            hint,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! HTTP routes that enqueue work, on Lambda (function URLs) or Vercel, with one handler.
 //!
-//! A route is an `async fn(Request) -> Response` over the `http` crate's types with the body
-//! read in full; [`serve`] runs it on whichever platform the process is on.
+//! A route is an `async fn(Request)` over the `http` crate's types with the body read in
+//! full, answering a [`Response`] or a `Result<Response, E>` (an error is logged with its
+//! causes and answered 500, so `?` works in a route); [`serve`] runs it on whichever platform
+//! the process is on.
 //!
 //! ```no_run
 //! use overtime::http::{Request, Response, serve};
@@ -25,8 +27,40 @@ pub type Request = http::Request<Vec<u8>>;
 /// A response with a text body.
 pub type Response = http::Response<String>;
 
-/// A JSON response with the given status.
-pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+/// What a route may answer: a [`Response`], or a `Result` whose error becomes a 500.
+pub trait IntoResponse {
+    /// The response to send.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl<E: Into<BoxError>> IntoResponse for Result<Response, E> {
+    fn into_response(self) -> Response {
+        self.unwrap_or_else(|err| {
+            let err: BoxError = err.into();
+            tracing::error!(error = %crate::error_chain(&*err), "route failed");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({ "error": "internal error" }),
+            )
+        })
+    }
+}
+
+/// A response with `body` as JSON and the given status.
+///
+/// ```
+/// use overtime::http::{StatusCode, json_response};
+/// let r = json_response(StatusCode::ACCEPTED, &serde_json::json!({"queued": "6f1c"}));
+/// assert_eq!(r.status(), StatusCode::ACCEPTED);
+/// assert_eq!(r.body(), r#"{"queued":"6f1c"}"#);
+/// ```
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut response = Response::new(body.to_string());
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -42,15 +76,16 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
 pub async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
 where
     F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response> + Send + 'static,
+    Fut: Future<Output: IntoResponse> + Send + 'static,
 {
+    // Boxed: a `main` that awaits this stays shallow whatever the handler's future holds.
     #[cfg(feature = "lambda")]
     if crate::platform::on_lambda() {
-        return lambda::serve(handler).await;
+        return Box::pin(lambda::serve(handler)).await;
     }
     #[cfg(feature = "vercel")]
     {
-        vercel::serve(handler).await
+        Box::pin(vercel::serve(handler)).await
     }
     #[cfg(not(feature = "vercel"))]
     {
@@ -61,7 +96,7 @@ where
 
 #[cfg(feature = "lambda")]
 mod lambda {
-    use super::{BoxError, Request, Response};
+    use super::{BoxError, IntoResponse, Request, Response};
     use aws_lambda_events::event::lambda_function_urls::{
         LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
     };
@@ -72,14 +107,15 @@ mod lambda {
     pub(super) async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
     where
         F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
+        Fut: Future<Output: IntoResponse> + Send + 'static,
     {
         lambda_runtime::run(service_fn(
             move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
                 let handler = handler.clone();
                 async move {
                     let request = to_request(event.payload)?;
-                    Ok::<_, BoxError>(to_response(handler(request).await))
+                    let response = Box::pin(handler(request)).await.into_response();
+                    Ok::<_, BoxError>(to_response(response))
                 }
             },
         ))
@@ -122,7 +158,7 @@ mod lambda {
 
 #[cfg(feature = "vercel")]
 mod vercel {
-    use super::{BoxError, Request, Response};
+    use super::{BoxError, IntoResponse, Request};
     use http_body_util::BodyExt;
     use std::future::Future;
     use vercel_runtime::service_fn;
@@ -130,16 +166,15 @@ mod vercel {
     pub(super) async fn serve<F, Fut>(handler: F) -> Result<(), BoxError>
     where
         F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Response> + Send + 'static,
+        Fut: Future<Output: IntoResponse> + Send + 'static,
     {
         vercel_runtime::run(service_fn(move |req: vercel_runtime::Request| {
             let handler = handler.clone();
             async move {
                 let (parts, body) = req.into_parts();
                 let body = body.collect().await?.to_bytes().to_vec();
-                Ok::<_, vercel_runtime::Error>(
-                    handler(http::Request::from_parts(parts, body)).await,
-                )
+                let request = http::Request::from_parts(parts, body);
+                Ok::<_, vercel_runtime::Error>(Box::pin(handler(request)).await.into_response())
             }
         }))
         .await

@@ -1,6 +1,7 @@
 //! Jobs: a stable name, a serde payload, and an async `run` that says what happened.
 
 use crate::queue::Queue;
+use crate::worker::Backoff;
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
 use std::future::Future;
@@ -18,7 +19,8 @@ pub type JobResult = Result<(), JobError>;
 ///
 /// The job value itself is the payload: it is serialized into the message body when sent
 /// and deserialized by the worker before `run`. [`Job::NAME`] routes it; keep it stable
-/// across deploys, since messages already in a queue carry it.
+/// across deploys, since messages already in a queue carry it. Its policies (attempts,
+/// backoff) come from [`Job::options`].
 ///
 /// ```
 /// use overtime::{Job, JobContext, JobError, JobResult};
@@ -43,6 +45,9 @@ pub type JobResult = Result<(), JobError>;
 ///     }
 /// }
 /// ```
+///
+/// A chunked job ([`Chunked`](crate::chunk::Chunked)) is a job too: its `run` is
+/// `ctx.run_slice(self).await`, and it registers and sends like any other.
 pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     /// The stable name this job travels under.
     const NAME: &'static str;
@@ -53,15 +58,71 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     /// Does the work. Any error converted with `?` is retried with backoff; return
     /// [`JobError::permanent`] for failures a retry cannot fix.
     fn run(self, ctx: JobContext<Self::State>) -> impl Future<Output = JobResult> + Send;
+
+    /// This job's policies: attempts and backoff. The default takes the worker's.
+    ///
+    /// ```
+    /// # use overtime::{Backoff, Job, JobContext, JobOptions, JobResult};
+    /// # use serde::{Deserialize, Serialize};
+    /// # use std::time::Duration;
+    /// # #[derive(Serialize, Deserialize)] struct Charge;
+    /// impl Job for Charge {
+    ///     const NAME: &'static str = "charge";
+    ///     type State = ();
+    ///     async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) }
+    ///
+    ///     fn options() -> JobOptions {
+    ///         JobOptions::new()
+    ///             .max_attempts(3)
+    ///             .backoff(Backoff::new(Duration::from_secs(30), Duration::from_secs(600)))
+    ///     }
+    /// }
+    /// ```
+    fn options() -> JobOptions {
+        JobOptions::new()
+    }
+}
+
+/// A job type's own policies ([`Job::options`]); what it leaves unset, the worker decides.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct JobOptions {
+    /// Attempts before a retried message is dead-lettered (capped by the queue's
+    /// `maxReceiveCount`); `None`: the worker's.
+    pub max_attempts: Option<u32>,
+    /// Retry delays; `None`: the worker's.
+    pub backoff: Option<Backoff>,
+}
+
+impl JobOptions {
+    /// No policy of its own: the worker's apply.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Attempts before a retried message is dead-lettered (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = Some(n.max(1));
+        self
+    }
+
+    /// The retry delays.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
 }
 
 /// Everything a running job may ask about its delivery.
+///
+/// The worker builds one per delivery; a unit test builds one with
+/// [`JobContext::builder`] (feature `test-util`).
 pub struct JobContext<S> {
     pub(crate) meta: Arc<Delivered>,
     pub(crate) queue: Queue,
     pub(crate) state: Arc<S>,
     pub(crate) span: Span,
-    pub(crate) store: Option<Arc<dyn crate::store::RunStore>>,
+    pub(crate) durable: crate::chunk::Durable,
 }
 
 /// Facts about one delivery of one message, shared by the context and the worker.
@@ -148,52 +209,85 @@ impl<S> JobContext<S> {
 /// Any error converts into a retryable `JobError` with `?`; use [`JobError::permanent`]
 /// for failures that no retry can fix (they go to the dead-letter queue at once).
 pub struct JobError {
-    pub(crate) kind: Failure,
+    pub(crate) kind: Kind,
     pub(crate) source: BoxError,
 }
 
-/// What the worker should do with a job that did not finish.
+/// What the worker does with a job that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
-    /// Try again: after the given delay, or after the worker's backoff.
+    /// Try again: after the given delay, or after the backoff.
     Retry(Option<Duration>),
     /// Do not try again; dead-letter the message with this error as its reason.
     Permanent,
-    /// Not a failure: the job sleeps ([`JobContext::sleep`]) and runs again after this long;
-    /// its message is re-enqueued with the delay (hopping past SQS's 900 s), and its attempts
-    /// start over after the sleep.
-    Suspend(Duration),
+}
+
+/// A `JobError` is a failure, or a suspension: the job is not failing but waiting
+/// ([`JobContext::sleep`], a slice another delivery holds), and its message is re-enqueued
+/// to run after the wait, hopping past SQS's 900 s, without using up an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Failed(Failure),
+    Suspended(Duration),
 }
 
 impl JobError {
-    /// A failure worth retrying after the worker's backoff.
+    /// A failure worth retrying after the backoff.
     pub fn retry(err: impl Into<BoxError>) -> Self {
-        Self {
-            kind: Failure::Retry(None),
-            source: err.into(),
-        }
+        Self::failed(Failure::Retry(None), err)
     }
 
     /// A failure worth retrying after `delay` (e.g. a rate limit's `Retry-After`).
     pub fn retry_after(err: impl Into<BoxError>, delay: Duration) -> Self {
-        Self {
-            kind: Failure::Retry(Some(delay)),
-            source: err.into(),
-        }
+        Self::failed(Failure::Retry(Some(delay)), err)
     }
 
     /// A failure no retry can fix: the message goes to the dead-letter queue with this reason.
     pub fn permanent(err: impl Into<BoxError>) -> Self {
+        Self::failed(Failure::Permanent, err)
+    }
+
+    fn failed(failure: Failure, err: impl Into<BoxError>) -> Self {
         Self {
-            kind: Failure::Permanent,
+            kind: Kind::Failed(failure),
             source: err.into(),
         }
     }
 
-    /// Whether the worker will retry, and when.
-    pub fn failure(&self) -> Failure {
-        self.kind
+    /// The job waits `wait` and runs again, its attempts untouched.
+    pub(crate) fn suspend(wait: Duration, why: impl Into<BoxError>) -> Self {
+        Self {
+            kind: Kind::Suspended(wait),
+            source: why.into(),
+        }
+    }
+
+    /// Whether the worker will retry, and when; `None` when the job is not failing but
+    /// suspended (it sleeps, or waits for a slice another delivery holds).
+    pub fn failure(&self) -> Option<Failure> {
+        match self.kind {
+            Kind::Failed(f) => Some(f),
+            Kind::Suspended(_) => None,
+        }
+    }
+
+    /// How long the job waits before it runs again, when it is suspended rather than failing.
+    pub fn suspended_for(&self) -> Option<Duration> {
+        match self.kind {
+            Kind::Suspended(wait) => Some(wait),
+            Kind::Failed(_) => None,
+        }
+    }
+
+    /// Whether this failure sends the message to the dead-letter queue on attempt `attempt`
+    /// of `max_attempts`.
+    pub(crate) fn is_final(&self, attempt: u32, max_attempts: u32) -> bool {
+        match self.kind {
+            Kind::Failed(Failure::Permanent) => true,
+            Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
+            Kind::Suspended(_) => false,
+        }
     }
 
     /// The underlying error.
@@ -236,15 +330,21 @@ mod tests {
 
     #[test]
     fn question_mark_retries_and_permanent_does_not() {
-        let err = parse("x").err().map(|e| e.failure());
+        let err = parse("x").err().and_then(|e| e.failure());
         assert_eq!(err, Some(Failure::Retry(None)));
         let p = JobError::permanent("bad address");
-        assert_eq!(p.failure(), Failure::Permanent);
+        assert_eq!(p.failure(), Some(Failure::Permanent));
+        assert!(p.is_final(1, 5));
         assert_eq!(p.to_string(), "bad address");
         let later = JobError::retry_after("rate limited", Duration::from_secs(30));
         assert_eq!(
             later.failure(),
-            Failure::Retry(Some(Duration::from_secs(30)))
+            Some(Failure::Retry(Some(Duration::from_secs(30))))
         );
+        assert!(!later.is_final(4, 5) && later.is_final(5, 5));
+        let asleep = JobError::suspend(Duration::from_secs(60), "sleeping");
+        assert_eq!(asleep.failure(), None);
+        assert_eq!(asleep.suspended_for(), Some(Duration::from_secs(60)));
+        assert!(!asleep.is_final(5, 5));
     }
 }

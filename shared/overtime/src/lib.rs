@@ -3,10 +3,10 @@
 #![deny(clippy::all)]
 #![warn(missing_docs)]
 
-pub mod chunk;
 #[cfg(feature = "config")]
 pub mod config;
 pub mod cron;
+mod durable;
 pub mod envelope;
 mod error;
 pub mod http;
@@ -15,12 +15,13 @@ pub mod limits;
 mod platform;
 pub mod queue;
 pub mod schedule;
-mod steps;
-pub mod store;
 pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod worker;
 
-pub use error::{SqsError, error_chain};
-pub use job::{BoxError, Failure, Job, JobContext, JobError, JobResult};
-pub use queue::{Message, Queue, SendError, Sent};
+pub use durable::{chunk, store};
+pub use error::{ConfigError, SqsError, error_chain};
+pub use job::{BoxError, Failure, Job, JobContext, JobError, JobOptions, JobResult};
+pub use queue::{IntoMessage, Message, Queue, SendAllError, SendError, SendReport, Sent};
 pub use worker::{Backoff, DeadLetterKind, Worker};

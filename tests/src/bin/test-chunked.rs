@@ -7,8 +7,8 @@
 //! and after the enqueue (before its own message is deleted), writing `crash POINT SLICE` to
 //! the ledger first.
 
-use overtime::chunk::{ChunkOptions, Chunked, SliceContext, SliceEvent, Step};
-use overtime::{BoxError, JobError, Worker};
+use overtime::chunk::{Advance, Chunked, SliceContext, SliceEvent};
+use overtime::{BoxError, Job, JobContext, JobError, JobResult, Worker};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::time::Duration;
@@ -58,9 +58,16 @@ fn ledger(line: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-impl Chunked for Count {
+impl Job for Count {
     const NAME: &'static str = "count";
     type State = ();
+
+    async fn run(self, ctx: JobContext<()>) -> JobResult {
+        ctx.run_slice(self).await
+    }
+}
+
+impl Chunked for Count {
     type Cursor = u64;
 
     fn start(&self) -> u64 {
@@ -71,7 +78,11 @@ impl Chunked for Count {
         Some(self.items)
     }
 
-    async fn step(&self, next: u64, ctx: &mut SliceContext<'_, ()>) -> Result<Step<u64>, JobError> {
+    async fn advance(
+        &self,
+        next: u64,
+        ctx: &mut SliceContext<'_, ()>,
+    ) -> Result<Advance<u64>, JobError> {
         if self.panic_once_at == Some(next) {
             let marker = format!(
                 "{}.panicked",
@@ -96,33 +107,32 @@ impl Chunked for Count {
         maybe_die("mid-step", ctx.slice());
         if end == self.items {
             ledger(&format!("done {}", self.tag))?;
-            return Ok(Step::Done);
+            return Ok(Advance::Done);
         }
-        Ok(Step::Next(end))
+        Ok(Advance::To(end))
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     overtime::telemetry::init();
-    let store = overtime::store::from_env().await?;
-    let options = ChunkOptions::from_env().observer(|event| match event {
-        SliceEvent::Checkpointed { slice, .. } => maybe_die("after-checkpoint", *slice),
-        SliceEvent::Enqueued { slice, .. } => maybe_die("after-enqueue", *slice),
-        SliceEvent::Completed { run, .. } => {
-            let _ = ledger(&format!("completed {run}"));
-        }
-        SliceEvent::Repaired { run, slice } => {
-            let _ = ledger(&format!("repaired {run} {slice}"));
-        }
-        SliceEvent::Dropped { run, slice, reason } => {
-            let _ = ledger(&format!("dropped {run} {slice} {reason}"));
-        }
-        _ => {}
-    });
+    // The run store is OVERTIME_RUN_STORE's, which `run` opens.
     Worker::new()
-        .run_store(store)
-        .chunked_with::<Count>(options)
+        .job::<Count>()
+        .on_slice(|event| match event {
+            SliceEvent::Checkpointed { slice, .. } => maybe_die("after-checkpoint", *slice),
+            SliceEvent::Enqueued { slice, .. } => maybe_die("after-enqueue", *slice),
+            SliceEvent::Completed { run, .. } => {
+                let _ = ledger(&format!("completed {run}"));
+            }
+            SliceEvent::Repaired { run, slice } => {
+                let _ = ledger(&format!("repaired {run} {slice}"));
+            }
+            SliceEvent::Dropped { run, slice, reason } => {
+                let _ = ledger(&format!("dropped {run} {slice} {reason}"));
+            }
+            _ => {}
+        })
         .run()
         .await
 }

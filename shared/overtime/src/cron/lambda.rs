@@ -123,7 +123,8 @@ where
             let tick = Tick::from_lambda_event(&event.payload)?;
             let span = tracing::info_span!("tick", schedule = %tick.schedule, scheduled_at = %tick.scheduled_at, source = ?tick.source);
             let key = tick.key();
-            tracing::Instrument::instrument(handler(tick), span).await?;
+            // Boxed: the handler's future stays out of the runtime's own layout.
+            Box::pin(tracing::Instrument::instrument(handler(tick), span)).await?;
             Ok::<_, BoxError>(serde_json::json!({ "ok": true, "tick": key }))
         }
     }))

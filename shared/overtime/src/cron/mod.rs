@@ -110,13 +110,14 @@ where
     F: Fn(Tick) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
+    // Boxed: a `main` that awaits this stays shallow whatever the handler's future holds.
     #[cfg(feature = "lambda")]
     if crate::platform::on_lambda() {
-        return lambda::run(handler).await;
+        return Box::pin(lambda::run(handler)).await;
     }
     #[cfg(feature = "vercel")]
     {
-        vercel::run(handler).await
+        Box::pin(vercel::run(handler)).await
     }
     #[cfg(not(feature = "vercel"))]
     {

@@ -6,7 +6,7 @@
 //! because an unauthenticated cron endpoint lets anyone on the internet run the job.
 
 use super::{Tick, TickSource, floor_to_minute};
-use crate::http::json;
+use crate::http::json_response as json;
 use crate::job::BoxError;
 use crate::worker::panic_message as dispatch_panic_message;
 use futures_util::FutureExt;
@@ -111,7 +111,11 @@ where
     let tick = tick_from_request(path, headers);
     let key = tick.key();
     let span = tracing::info_span!("tick", schedule = %tick.schedule, scheduled_at = %tick.scheduled_at, source = "vercel");
-    let run = tracing::Instrument::instrument(AssertUnwindSafe(handler(tick)).catch_unwind(), span);
+    // Boxed: the handler's future stays out of the server's own layout.
+    let run = Box::pin(tracing::Instrument::instrument(
+        AssertUnwindSafe(handler(tick)).catch_unwind(),
+        span,
+    ));
     let error = match run.await {
         Ok(Ok(())) => {
             return json(

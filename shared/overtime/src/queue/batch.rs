@@ -2,9 +2,10 @@
 //! only the entries that failed for transient reasons, and answer once per message.
 
 use super::message::{Prepared, SendError, Sent};
-use super::{Message, Queue};
+use super::{Backend, Message, Queue};
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES};
+use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::BuildError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
@@ -18,13 +19,14 @@ const ENTRY_BACKOFF: Duration = Duration::from_millis(50);
 
 type Outcome = Result<Sent, SendError>;
 
-pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>>) -> Vec<Outcome> {
+pub(super) async fn send(queue: &Queue, messages: Vec<Message>) -> Vec<Outcome> {
     let count = messages.len();
     let mut results: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
     let mut ready = Vec::with_capacity(count);
     let mut limit = None;
+    let now_ms = queue.now_ms();
     for (index, message) in messages.into_iter().enumerate() {
-        let prepared = message.and_then(|m| m.prepare(queue.url(), queue.is_fifo()));
+        let prepared = message.prepare(queue.url(), queue.is_fifo(), now_ms);
         // The queue's own limit is read once, and only when a message passed SQS's limit.
         let prepared = match prepared {
             Ok(p) => {
@@ -50,14 +52,24 @@ pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>
         }
     }
 
+    let client = match &queue.inner.backend {
+        Backend::Sqs(client) => client,
+        #[cfg(feature = "test-util")]
+        Backend::Memory(mailbox) => {
+            for (index, p) in ready {
+                results[index] = Some(Ok(mailbox.push(p)));
+            }
+            return finish(results);
+        }
+    };
     let chunks = pack(ready);
     if queue.is_fifo() {
-        send_fifo(queue, chunks, &mut results).await;
+        send_fifo(client, queue.url(), chunks, &mut results).await;
     } else {
         let mut calls = futures_util::stream::iter(
             chunks
                 .into_iter()
-                .map(|chunk| send_chunk(queue, chunk, true)),
+                .map(|chunk| send_chunk(client, queue.url(), chunk, true)),
         )
         .buffer_unordered(queue.inner.concurrency);
         while let Some(done) = calls.next().await {
@@ -66,6 +78,10 @@ pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>
             }
         }
     }
+    finish(results)
+}
+
+fn finish(results: Vec<Option<Outcome>>) -> Vec<Outcome> {
     results
         .into_iter()
         .map(|r| r.unwrap_or(Err(SendError::Internal("message left without a result"))))
@@ -77,7 +93,8 @@ pub(super) async fn send(queue: &Queue, messages: Vec<Result<Message, SendError>
 /// later batches are not sent (`GroupBlocked`), and the caller re-sends from the first
 /// failure. (Entries after it in the same batch are SQS's to accept or refuse.)
 async fn send_fifo(
-    queue: &Queue,
+    client: &Client,
+    url: &str,
     chunks: Vec<Vec<(usize, Prepared)>>,
     results: &mut [Option<Outcome>],
 ) {
@@ -93,7 +110,7 @@ async fn send_fifo(
         }
         let groups: HashMap<usize, Option<String>> =
             go.iter().map(|(i, p)| (*i, p.group.clone())).collect();
-        for (index, outcome) in send_chunk(queue, go, false).await {
+        for (index, outcome) in send_chunk(client, url, go, false).await {
             if let (Err(_), Some(Some(group))) = (&outcome, groups.get(&index)) {
                 blocked.insert(group.clone());
             }
@@ -125,7 +142,8 @@ fn pack(ready: Vec<(usize, Prepared)>) -> Vec<Vec<(usize, Prepared)>> {
 /// Sends one batch. Whole-call failures are retried when transient; so are failed entries,
 /// if `retry_entries` (not on FIFO queues, where a late re-send would break the order).
 async fn send_chunk(
-    queue: &Queue,
+    client: &Client,
+    url: &str,
     mut pending: Vec<(usize, Prepared)>,
     retry_entries: bool,
 ) -> Vec<(usize, Outcome)> {
@@ -139,10 +157,9 @@ async fn send_chunk(
                 break;
             }
         };
-        let call = queue
-            .client()
+        let call = client
             .send_message_batch()
-            .queue_url(queue.url())
+            .queue_url(url)
             .set_entries(Some(entries))
             .send()
             .await;
@@ -256,7 +273,7 @@ mod tests {
 
     fn prepared(n: usize) -> Prepared {
         Message::new(&Blob("x".repeat(n)))
-            .and_then(|m| m.prepare("q", false))
+            .prepare("q", false, 0)
             .expect("prepares")
     }
 

@@ -6,7 +6,7 @@ use crate::job::Job;
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_FIFO_ID_CHARS, SQS_MAX_MESSAGE_BYTES};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A job ready to send, with its options.
 ///
@@ -17,17 +17,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// # #[derive(Serialize, Deserialize)] struct Charge { order: u64 }
 /// # impl Job for Charge { const NAME: &'static str = "charge"; type State = ();
 /// #   async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
-/// let msg = Message::new(&Charge { order: 42 })?
+/// let msg = Message::new(&Charge { order: 42 })
 ///     .group("customer-7")              // FIFO: ordered within the group
 ///     .idempotency_key("charge:42")     // FIFO: also the deduplication id
 ///     .delay(Duration::ZERO);
 /// assert_eq!(msg.job(), "charge");
-/// # Ok::<(), overtime::SendError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Message {
     job: Cow<'static, str>,
-    payload: Box<RawValue>,
+    /// The payload's JSON, or why it has none: reported when the message is sent.
+    payload: Result<Box<RawValue>, SendError>,
     delay: Duration,
     group: Option<String>,
     dedup_id: Option<String>,
@@ -48,6 +48,7 @@ pub struct Sent {
 
 /// Why a message was not sent.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The job's payload could not be serialized to JSON.
     #[error("job {job} could not be serialized to JSON: {reason}")]
@@ -113,30 +114,22 @@ pub enum SendError {
 }
 
 impl Message {
-    /// Serializes `job` into a message with default options.
-    pub fn new<J: Job>(job: &J) -> Result<Self, SendError> {
-        Self::named(J::NAME, job)
-    }
-
-    /// The first slice of a new run of chunked job `C`; the run's id is the sent job id.
-    pub fn run<C: crate::chunk::Chunked>(job: &C) -> Result<Self, SendError> {
-        Self::named(C::NAME, job)
-    }
-
-    fn named<T: serde::Serialize>(name: &'static str, job: &T) -> Result<Self, SendError> {
+    /// Serializes `job` into a message with default options. A payload that does not
+    /// serialize is reported by the send ([`SendError::Serialize`]).
+    pub fn new<J: Job>(job: &J) -> Self {
         let payload = serde_json::value::to_raw_value(job).map_err(|e| SendError::Serialize {
-            job: Cow::Borrowed(name),
+            job: Cow::Borrowed(J::NAME),
             reason: e.to_string(),
-        })?;
-        Ok(Self {
-            job: Cow::Borrowed(name),
+        });
+        Self {
+            job: Cow::Borrowed(J::NAME),
             payload,
             delay: Duration::ZERO,
             group: None,
             dedup_id: None,
             run: None,
             key: None,
-        })
+        }
     }
 
     /// A message for the job named `job` with `payload` as its JSON, for tools that send
@@ -157,7 +150,7 @@ impl Message {
             })?;
         Ok(Self {
             job,
-            payload,
+            payload: Ok(payload),
             delay: Duration::ZERO,
             group: None,
             dedup_id: None,
@@ -203,8 +196,15 @@ impl Message {
         self
     }
 
-    /// Checks the options against the queue and renders the SQS entry.
-    pub(crate) fn prepare(self, queue_url: &str, fifo: bool) -> Result<Prepared, SendError> {
+    /// Checks the options against the queue and renders the SQS entry; `now_ms` is the
+    /// queue's time (a test queue's runs ahead of the wall clock).
+    pub(crate) fn prepare(
+        self,
+        queue_url: &str,
+        fifo: bool,
+        now_ms: i64,
+    ) -> Result<Prepared, SendError> {
+        let payload = self.payload.clone()?;
         let job_id = uuid::Uuid::new_v4().to_string();
         let mut delay_secs = self.delay.as_secs();
         let mut not_before_ms = None;
@@ -214,11 +214,8 @@ impl Message {
             });
         }
         if self.delay > SQS_MAX_DELAY {
-            let due = SystemTime::now() + self.delay;
-            not_before_ms = due
-                .duration_since(UNIX_EPOCH)
-                .ok()
-                .and_then(|d| i64::try_from(d.as_millis()).ok());
+            let delay_ms = i64::try_from(self.delay.as_millis()).unwrap_or(i64::MAX);
+            not_before_ms = Some(now_ms.saturating_add(delay_ms));
             delay_secs = SQS_MAX_DELAY.as_secs();
         }
         let (group, dedup) = if fifo {
@@ -237,9 +234,7 @@ impl Message {
                 }
                 (None, Some(key)) if check_fifo_id("", key).is_ok() => key.clone(),
                 (None, Some(key)) => sha256_hex(key.as_bytes()),
-                (None, None) => {
-                    sha256_hex(format!("{}\n{}", self.job, self.payload.get()).as_bytes())
-                }
+                (None, None) => sha256_hex(format!("{}\n{}", self.job, payload.get()).as_bytes()),
             };
             (Some(group), Some(dedup))
         } else {
@@ -257,7 +252,7 @@ impl Message {
             not_before_ms,
             run: self.run.as_ref().map(|(run, _)| run.clone()),
             slice: self.run.as_ref().map(|(_, slice)| *slice),
-            payload: &*self.payload,
+            payload: &*payload,
         };
         let body = serde_json::to_string(&envelope).map_err(|e| SendError::Serialize {
             job: self.job.clone(),
@@ -357,17 +352,18 @@ mod tests {
         }
     }
 
+    const NOW: i64 = 1_800_000_000_000;
+
     fn blob(n: usize) -> Message {
         Message::new(&Blob {
             data: "x".repeat(n),
         })
-        .expect("serializes")
     }
 
     #[test]
     fn oversized_payloads_name_size_and_limit() {
         let err = blob(SQS_MAX_MESSAGE_BYTES)
-            .prepare("q", false)
+            .prepare("q", false, NOW)
             .expect_err("too large");
         match err {
             SendError::TooLarge { size, limit, job } => {
@@ -377,20 +373,20 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(blob(1000).prepare("q", false).is_ok());
+        assert!(blob(1000).prepare("q", false, NOW).is_ok());
     }
 
     #[test]
     fn long_delays_hop() {
         let p = blob(1)
             .delay(Duration::from_secs(3600))
-            .prepare("q", false)
+            .prepare("q", false, NOW)
             .expect("ok");
         assert_eq!(p.delay_secs, 900);
         assert!(p.body.contains("not_before_ms"));
         let p = blob(1)
             .delay(Duration::from_secs(60))
-            .prepare("q", false)
+            .prepare("q", false, NOW)
             .expect("ok");
         assert_eq!(p.delay_secs, 60);
         assert!(!p.body.contains("not_before_ms"));
@@ -400,22 +396,22 @@ mod tests {
     fn fifo_rules() {
         let q = "https://sqs/1/q.fifo";
         assert!(matches!(
-            blob(1).prepare(q, true),
+            blob(1).prepare(q, true, NOW),
             Err(SendError::MissingGroupId { .. })
         ));
         assert!(matches!(
             blob(1)
                 .group("g")
                 .delay(Duration::from_secs(1))
-                .prepare(q, true),
+                .prepare(q, true, NOW),
             Err(SendError::FifoDelay { .. })
         ));
         assert!(matches!(
-            blob(1).group("has space").prepare(q, true),
+            blob(1).group("has space").prepare(q, true, NOW),
             Err(SendError::InvalidId { .. })
         ));
-        let a = blob(1).group("g").prepare(q, true).expect("ok");
-        let b = blob(1).group("g").prepare(q, true).expect("ok");
+        let a = blob(1).group("g").prepare(q, true, NOW).expect("ok");
+        let b = blob(1).group("g").prepare(q, true, NOW).expect("ok");
         assert_eq!(
             a.dedup, b.dedup,
             "same job and payload deduplicate by content"
@@ -423,7 +419,7 @@ mod tests {
         let k = blob(1)
             .group("g")
             .idempotency_key("k 1")
-            .prepare(q, true)
+            .prepare(q, true, NOW)
             .expect("ok");
         assert_eq!(
             k.dedup.as_deref().map(str::len),
@@ -433,7 +429,7 @@ mod tests {
         let k = blob(1)
             .group("g")
             .idempotency_key("k-1")
-            .prepare(q, true)
+            .prepare(q, true, NOW)
             .expect("ok");
         assert_eq!(k.dedup.as_deref(), Some("k-1"));
     }

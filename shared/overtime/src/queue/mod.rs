@@ -7,27 +7,32 @@
 //! # #[derive(Serialize, Deserialize)] struct SyncAccount { id: u64 }
 //! # impl Job for SyncAccount { const NAME: &'static str = "sync-account"; type State = ();
 //! #   async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), overtime::BoxError> {
 //! let queue = Queue::from_env_var("JOBS_QUEUE_URL").await?;
-//! queue.send(&SyncAccount { id: 1 }).await?;
-//! // Fan out: batches of ≤ 10 entries and ≤ 1 MiB, sent concurrently, one result per job.
-//! let results = queue.send_batch((2..200).map(|id| SyncAccount { id })).await;
-//! assert!(results.iter().all(Result::is_ok));
+//! queue.send(SyncAccount { id: 1 }).await?;
 //! // Options: a delay (longer than 15 minutes hops), an idempotency key.
-//! let msg = Message::new(&SyncAccount { id: 7 })?
+//! let msg = Message::new(&SyncAccount { id: 7 })
 //!     .delay(Duration::from_secs(3600))
 //!     .idempotency_key("sync:7:2026-11-27T10:00");
-//! queue.send_message(msg).await?;
+//! queue.send(msg).await?;
+//! // Fan out: batches of ≤ 10 entries and ≤ 1 MiB, sent concurrently, one result per message;
+//! // `into_result` makes any failure an error.
+//! let jobs = (2..200).map(|id| Message::new(&SyncAccount { id }).idempotency_key(format!("sync:{id}")));
+//! let sent = queue.send_all(jobs).await.into_result()?;
+//! assert_eq!(sent.len(), 198);
 //! # Ok(()) }
 //! ```
 
 mod batch;
-mod message;
+pub(crate) mod message;
+
+mod report;
 
 pub(crate) use batch::string_attribute;
 pub use message::{Message, SendError, Sent};
+pub use report::{SendAllError, SendReport};
 
-use crate::error::SqsError;
+use crate::error::{ConfigError, SqsError};
 use crate::job::Job;
 use crate::limits::SQS_MAX_MESSAGE_BYTES;
 use aws_sdk_sqs::Client;
@@ -46,7 +51,7 @@ pub struct Queue {
 
 #[derive(Clone)]
 struct Inner {
-    client: Client,
+    backend: Backend,
     url: String,
     fifo: bool,
     concurrency: usize,
@@ -54,24 +59,45 @@ struct Inner {
     max_message_bytes: OnceCell<usize>,
 }
 
-/// A queue could not be set up from the environment.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The variable naming the queue URL is not set.
-    #[error(
-        "environment variable {0} is not set; set it to the queue URL (e.g. https://sqs.us-east-1.amazonaws.com/123456789012/jobs)"
-    )]
-    MissingVar(String),
+/// Where a queue's messages go.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    /// SQS, or anything that speaks its API (`overtime dev`, moto).
+    Sqs(Client),
+    /// A queue in this process, for tests ([`crate::testing`]).
+    #[cfg(feature = "test-util")]
+    Memory(Arc<crate::testing::Mailbox>),
+}
+
+/// Something [`Queue::send`] takes: a job (sent with default options), or a [`Message`].
+pub trait IntoMessage {
+    /// The message to send.
+    fn into_message(self) -> Message;
+}
+
+impl IntoMessage for Message {
+    fn into_message(self) -> Message {
+        self
+    }
+}
+
+impl<J: Job> IntoMessage for J {
+    fn into_message(self) -> Message {
+        Message::new(&self)
+    }
 }
 
 impl Queue {
     /// A queue at `url`, called through `client`.
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        let url = url.into();
+        Self::with_backend(Backend::Sqs(client), url.into())
+    }
+
+    pub(crate) fn with_backend(backend: Backend, url: String) -> Self {
         Self {
             inner: Arc::new(Inner {
                 fifo: url.ends_with(".fifo"),
-                client,
+                backend,
                 url,
                 concurrency: DEFAULT_SEND_CONCURRENCY,
                 max_message_bytes: OnceCell::new(),
@@ -79,16 +105,25 @@ impl Queue {
         }
     }
 
-    /// A queue at `url`, with a client from the standard AWS configuration
-    /// (region, credentials, and `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` for other endpoints).
-    pub async fn from_env(url: impl Into<String>) -> Self {
+    /// The queue at `url`, with a client from the standard AWS configuration (region,
+    /// credentials, and `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` for other endpoints).
+    pub async fn from_url(url: impl Into<String>) -> Self {
         Self::new(sqs_client_from_env().await, url)
     }
 
-    /// Like [`from_env`](Self::from_env), with the URL read from the environment variable `var`.
+    /// Like [`from_url`](Self::from_url), with the URL read from the environment variable `var`.
+    ///
+    /// ```
+    /// # tokio_test_block(async {
+    /// let err = overtime::Queue::from_env_var("NO_SUCH_QUEUE_VAR").await.unwrap_err();
+    /// assert!(err.to_string().starts_with("environment variable NO_SUCH_QUEUE_VAR is not set"));
+    /// # });
+    /// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
+    /// ```
     pub async fn from_env_var(var: &str) -> Result<Self, ConfigError> {
-        let url = std::env::var(var).map_err(|_| ConfigError::MissingVar(var.to_owned()))?;
-        Ok(Self::from_env(url).await)
+        let url = std::env::var(var).map_err(|_| ConfigError::missing_var(var))?;
+        Ok(Self::from_url(url).await)
     }
 
     /// The same queue, with at most `n` batch calls in flight per `send_batch`.
@@ -121,53 +156,56 @@ impl Queue {
         self.inner.fifo
     }
 
-    /// The SQS client this queue uses.
-    pub fn client(&self) -> &Client {
-        &self.inner.client
+    /// The SQS client behind this queue; `None` for a test queue.
+    pub(crate) fn sqs(&self) -> Option<&Client> {
+        match &self.inner.backend {
+            Backend::Sqs(client) => Some(client),
+            #[cfg(feature = "test-util")]
+            Backend::Memory(_) => None,
+        }
     }
 
-    /// Sends one job.
-    pub async fn send<J: Job>(&self, job: &J) -> Result<Sent, SendError> {
-        self.send_message(Message::new(job)?).await
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
     }
 
-    /// Starts a run of chunked job `C`; [`Sent::job_id`] is the run's id (`overtime runs show`).
-    pub async fn start<C: crate::chunk::Chunked>(&self, job: &C) -> Result<Sent, SendError> {
-        self.send_message(Message::run(job)?).await
+    /// The queue's time in Unix ms: the wall clock, or a test queue's, which skips ahead over
+    /// delays and sleeps.
+    pub(crate) fn now_ms(&self) -> i64 {
+        match &self.inner.backend {
+            Backend::Sqs(_) => crate::store::now_ms(),
+            #[cfg(feature = "test-util")]
+            Backend::Memory(mailbox) => mailbox.now_ms(),
+        }
     }
 
-    /// Sends one message built with [`Message`] (delay, FIFO ids, idempotency key).
-    pub async fn send_message(&self, message: Message) -> Result<Sent, SendError> {
-        let mut results = self.send_prepared(vec![Ok(message)]).await;
+    /// Sends one job, or one [`Message`] (a job with a delay, FIFO ids, an idempotency key).
+    /// A chunked job starts a run: [`Sent::job_id`] is the run's id.
+    pub async fn send(&self, message: impl IntoMessage) -> Result<Sent, SendError> {
+        let mut results = self.send_prepared(vec![message.into_message()]).await;
         results
             .pop()
             .unwrap_or(Err(SendError::Internal("no result for a sent message")))
     }
 
-    /// Sends many jobs of one type; one result per job, in order.
-    pub async fn send_batch<J: Job>(
+    /// Sends many jobs or messages, of any jobs and options: packed into batches, sent
+    /// concurrently, and answered with one result per message, in order.
+    pub async fn send_all<M: IntoMessage>(
         &self,
-        jobs: impl IntoIterator<Item = J>,
-    ) -> Vec<Result<Sent, SendError>> {
-        let messages = jobs.into_iter().map(|j| Message::new(&j)).collect();
-        self.send_prepared(messages).await
-    }
-
-    /// Sends many messages, possibly of different jobs and options; one result per message, in order.
-    pub async fn send_messages(
-        &self,
-        messages: impl IntoIterator<Item = Message>,
-    ) -> Vec<Result<Sent, SendError>> {
-        self.send_prepared(messages.into_iter().map(Ok).collect())
-            .await
+        messages: impl IntoIterator<Item = M>,
+    ) -> SendReport {
+        let messages = messages
+            .into_iter()
+            .map(IntoMessage::into_message)
+            .collect();
+        SendReport::new(self.send_prepared(messages).await)
     }
 
     #[tracing::instrument(name = "queue.send", skip_all, fields(queue = %self.inner.url, count = messages.len()))]
-    async fn send_prepared(
-        &self,
-        messages: Vec<Result<Message, SendError>>,
-    ) -> Vec<Result<Sent, SendError>> {
-        batch::send(self, messages).await
+    async fn send_prepared(&self, messages: Vec<Message>) -> Vec<Result<Sent, SendError>> {
+        // Boxed: a handler that awaits a send inside a closure's async block would otherwise
+        // carry the whole batch machinery in its own future's layout.
+        Box::pin(batch::send(self, messages)).await
     }
 
     /// The largest message this queue takes: its `MaximumMessageSize`, read once. If the
@@ -190,9 +228,10 @@ impl Queue {
     }
 
     async fn read_max_message_size(&self) -> Result<usize, SqsError> {
-        let out = self
-            .inner
-            .client
+        let Some(client) = self.sqs() else {
+            return Ok(SQS_MAX_MESSAGE_BYTES);
+        };
+        let out = client
             .get_queue_attributes()
             .queue_url(&self.inner.url)
             .attribute_names(QueueAttributeName::MaximumMessageSize)

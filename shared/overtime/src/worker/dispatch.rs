@@ -1,15 +1,16 @@
 //! One delivery, start to end: decode, route, run, and settle (succeed, retry, dead-letter).
 
 use super::Worker;
+use super::backoff::Backoff;
 use super::settle::DeadLetterKind;
 use super::source::Source;
 use crate::envelope::{ATTR_JOB, DecodeError, RawEnvelope};
-use crate::job::{Delivered, Failure, JobContext};
+use crate::job::{Delivered, Failure, JobContext, Kind};
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use tracing::{Instrument, field};
 
 /// Longest delay a message may ask for: past it, `not_before_ms` is taken as corrupt.
@@ -147,8 +148,8 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     .fail_or_exhaust(
                         source,
                         d,
-                        d.receive_count,
-                        Failure::Retry(None),
+                        (d.receive_count, source.max_attempts),
+                        Kind::Failed(Failure::Retry(None)),
                         err.to_string(),
                     )
                     .await;
@@ -173,13 +174,16 @@ impl<S: Send + Sync + 'static> Worker<S> {
             span.record("job", &*env.job);
         }
         span.record("attempt", attempt);
-        let Some((&job, runner)) = self.runners.get_key_value(&*env.job) else {
+        let Some((&job, registered)) = self.runners.get_key_value(&*env.job) else {
             let reason = self.unknown_job_reason(&env.job);
             return self
                 .dead_letter(source, d, DeadLetterKind::UnknownJob, &reason, attempt)
                 .await;
         };
-        if let Some(wait) = env.not_before_ms.and_then(remaining_until) {
+        if let Some(wait) = env
+            .not_before_ms
+            .and_then(|due| remaining_until(due, source.queue.now_ms()))
+        {
             if wait > MAX_HOP_DELAY {
                 let reason = format!(
                     "not_before_ms is {} days away, past the {}-day limit on delays",
@@ -192,13 +196,20 @@ impl<S: Send + Sync + 'static> Worker<S> {
             }
             return self.hop(source, d, wait).await;
         }
+        // The job's own limit, still within the queue's maxReceiveCount.
+        let max_attempts = registered
+            .options
+            .max_attempts
+            .map_or(source.max_attempts, |n| {
+                source.max_receive_count.map_or(n, |c| n.min(c))
+            });
         let ctx = JobContext {
             meta: Arc::new(Delivered {
                 job,
                 job_id: env.id.to_string(),
                 message_id: d.message_id.clone(),
                 attempt,
-                max_attempts: source.max_attempts,
+                max_attempts,
                 deadline,
                 idempotency_key: env.key.as_deref().map(str::to_owned),
                 run: env
@@ -209,11 +220,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
             queue: source.queue.clone(),
             state: self.state.clone(),
             span: span.clone(),
-            store: self.store.clone(),
+            durable: self.durable(),
         };
         // Decoding the payload and calling `run` can panic too (a custom `Deserialize`, a
         // `run` that panics before its first await): both are caught with the job itself.
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| runner(env.payload.get(), ctx)));
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            (registered.run)(env.payload.get(), ctx)
+        }));
         let outcome = match started {
             Ok(Ok(run)) => AssertUnwindSafe(run).catch_unwind().await,
             Ok(Err(err)) => {
@@ -224,18 +237,19 @@ impl<S: Send + Sync + 'static> Worker<S> {
             }
             Err(panic) => Err(panic),
         };
-        let (failure, reason) = match outcome {
+        let (kind, reason) = match outcome {
             Ok(Ok(())) => {
                 tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
             }
-            Ok(Err(err)) => (err.failure(), err.to_string()),
+            Ok(Err(err)) => (err.kind, err.to_string()),
             Err(panic) => (
-                Failure::Retry(None),
+                Kind::Failed(Failure::Retry(None)),
                 format!("job panicked: {}", panic_message(&*panic)),
             ),
         };
-        self.fail_or_exhaust(source, d, attempt, failure, reason)
+        let backoff = registered.options.backoff.as_ref();
+        self.fail_or_exhaust_with(source, d, (attempt, max_attempts), kind, reason, backoff)
             .await
     }
 
@@ -244,30 +258,51 @@ impl<S: Send + Sync + 'static> Worker<S> {
         &self,
         source: &Source,
         d: &Delivery,
-        attempt: u32,
-        failure: Failure,
+        attempts: (u32, u32),
+        kind: Kind,
         reason: String,
     ) -> Disposition {
-        match failure {
-            Failure::Suspend(wait) => {
+        self.fail_or_exhaust_with(source, d, attempts, kind, reason, None)
+            .await
+    }
+
+    /// [`fail_or_exhaust`](Self::fail_or_exhaust) with the job's own backoff, if it has one.
+    async fn fail_or_exhaust_with(
+        &self,
+        source: &Source,
+        d: &Delivery,
+        (attempt, max_attempts): (u32, u32),
+        kind: Kind,
+        reason: String,
+        backoff: Option<&Backoff>,
+    ) -> Disposition {
+        let failure = match kind {
+            Kind::Suspended(wait) => {
                 tracing::info!(
                     sleep_s = wait.as_secs_f64(),
                     "job sleeps; re-enqueued to wake later"
                 );
-                self.hop(source, d, wait).await
+                return self.hop(source, d, wait).await;
             }
+            Kind::Failed(failure) => failure,
+        };
+        match failure {
             Failure::Permanent => {
                 tracing::warn!(error = %reason, "job failed permanently");
                 self.dead_letter(source, d, DeadLetterKind::Permanent, &reason, attempt)
                     .await
             }
-            Failure::Retry(_) if attempt >= source.max_attempts => {
-                tracing::warn!(error = %reason, max_attempts = source.max_attempts, "job failed on its last attempt");
+            Failure::Retry(_) if attempt >= max_attempts => {
+                tracing::warn!(error = %reason, max_attempts, "job failed on its last attempt");
                 self.dead_letter(source, d, DeadLetterKind::Exhausted, &reason, attempt)
                     .await
             }
             Failure::Retry(after) => {
-                let delay = after.unwrap_or_else(|| self.config.backoff.delay(attempt));
+                if let Some(hook) = &self.failure_hook {
+                    hook(&reason);
+                }
+                let backoff = backoff.unwrap_or(&self.config.backoff);
+                let delay = after.unwrap_or_else(|| backoff.delay(attempt));
                 tracing::warn!(error = %reason, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
                 self.retry_later(&source.queue, d, delay).await;
                 Disposition::Failed
@@ -285,13 +320,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 }
 
-fn remaining_until(not_before_ms: i64) -> Option<Duration> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis();
-    let due = u128::try_from(not_before_ms).ok()?;
-    (due > now).then(|| Duration::from_millis(u64::try_from(due - now).unwrap_or(u64::MAX)))
+/// How long until `not_before_ms`, if it is later than `now_ms`.
+fn remaining_until(not_before_ms: i64, now_ms: i64) -> Option<Duration> {
+    (not_before_ms > now_ms)
+        .then(|| Duration::from_millis(u64::try_from(not_before_ms - now_ms).unwrap_or(u64::MAX)))
 }
 
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -308,13 +340,11 @@ mod tests {
 
     #[test]
     fn due_times() {
-        assert_eq!(remaining_until(0), None);
-        let later = SystemTime::now() + Duration::from_secs(100);
-        let ms = later
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let left = remaining_until(ms).unwrap_or_default();
-        assert!(left > Duration::from_secs(98) && left <= Duration::from_secs(100));
+        assert_eq!(remaining_until(0, 5_000), None);
+        assert_eq!(remaining_until(5_000, 5_000), None);
+        assert_eq!(
+            remaining_until(105_000, 5_000),
+            Some(Duration::from_secs(100))
+        );
     }
 }

@@ -4,6 +4,7 @@ use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
 use super::sqs_batch::{SqsBatch, lambda_delivery};
 use super::{Worker, answer_by};
+use crate::job::BoxError;
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -12,25 +13,33 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl<S: Send + Sync + 'static> Worker<S> {
-    /// Serves SQS batches through the Lambda runtime API until the runtime stops.
+    /// Serves SQS batches through the Lambda runtime API until the runtime stops: what
+    /// [`Worker::run`] does on Lambda.
     ///
     /// Configure the event source mapping with `FunctionResponseTypes: [ReportBatchItemFailures]`:
     /// the answer names exactly the messages to retry.
-    pub async fn run_lambda(self) -> Result<(), lambda_runtime::Error> {
+    pub(super) async fn serve_lambda(self) -> Result<(), BoxError> {
         let worker = Arc::new(self);
         lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsBatch>| {
             let worker = worker.clone();
             // Boxed: the runtime's own future nests deeply enough to hit the compiler's limit.
-            async move { Ok::<_, std::convert::Infallible>(Box::pin(worker.handle_batch(event)).await) }
+            async move {
+                let deadline = plausible_deadline(event.context.deadline);
+                let records = event.payload.into_deliveries();
+                Ok::<_, std::convert::Infallible>(
+                    Box::pin(worker.handle_records(records, deadline)).await,
+                )
+            }
         }))
         .await
     }
 
-    /// Processes one SQS event and answers which messages failed.
+    /// Processes one SQS event and answers which messages failed: for a Lambda handler that
+    /// composes the worker with other services ([`Worker::run`] is the whole function).
     ///
     /// Never fails as a whole: a record that cannot even be named (no message id) or whose
     /// queue cannot be resolved is reported so that SQS delivers it again.
-    pub async fn handle_sqs_event(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
+    pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> SqsBatchResponse {
         let deadline = plausible_deadline(event.context.deadline);
         let records = event.payload.records.into_iter().map(|mut r| {
             let arn = r.event_source_arn.take().unwrap_or_default();
@@ -39,12 +48,17 @@ impl<S: Send + Sync + 'static> Worker<S> {
         self.handle_records(records, deadline).await
     }
 
-    /// [`handle_sqs_event`](Self::handle_sqs_event) for the worker's own lean reading of the
-    /// event ([`SqsBatch`]): what [`run_lambda`](Self::run_lambda) uses.
-    pub async fn handle_batch(&self, event: LambdaEvent<SqsBatch>) -> SqsBatchResponse {
-        let deadline = plausible_deadline(event.context.deadline);
-        self.handle_records(event.payload.into_deliveries(), deadline)
-            .await
+    /// The Lambda path from the raw event JSON, as [`Worker::run`] reads it (its own lean
+    /// reading of the event, not `SqsEvent`'s): for overtime's benchmarks, not part of the API.
+    #[doc(hidden)]
+    pub async fn __bench_handle_json(
+        &self,
+        json: &str,
+        context: lambda_runtime::Context,
+    ) -> Result<SqsBatchResponse, serde_json::Error> {
+        let batch: SqsBatch = serde_json::from_str(json)?;
+        let deadline = plausible_deadline(context.deadline);
+        Ok(self.handle_records(batch.into_deliveries(), deadline).await)
     }
 
     async fn handle_records(

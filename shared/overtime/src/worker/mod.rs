@@ -1,8 +1,8 @@
 //! The worker: routes each message to its job, and decides what happens to it after.
 //!
-//! One core ([`Worker`]) and thin adapters: the Lambda SQS event source
-//! ([`Worker::run_lambda`], feature `lambda`) and a long-poll loop for containers and local use
-//! ([`Worker::run_poller`]). Whatever the adapter, a message ends in exactly one of three ways:
+//! One core ([`Worker`]) and thin adapters, both behind [`Worker::run`]: the Lambda SQS event
+//! source (feature `lambda`) and a long-poll loop for containers and local use
+//! ([`Worker::poll`]). Whatever the adapter, a message ends in exactly one of three ways:
 //! it succeeds and is deleted; it is retried after a backoff (its visibility is set to the
 //! delay); or it goes to the dead-letter queue with its reason as message attributes and the
 //! original is deleted. A panicking job fails only its own message.
@@ -19,19 +19,19 @@ mod sqs_batch;
 
 pub use backoff::Backoff;
 pub(crate) use dispatch::panic_message;
-pub use poller::{PollerError, shutdown_signal};
+#[cfg(feature = "test-util")]
+pub(crate) use dispatch::{Delivery, Disposition};
+pub use poller::{PollerError, Stop, shutdown_signal};
 pub use settle::DeadLetterKind;
+pub(crate) use source::Source;
 pub use source::SourceError;
-#[cfg(feature = "lambda")]
-pub use sqs_batch::SqsBatch;
 
-use crate::chunk::{ChunkOptions, Chunked};
-use crate::job::{BoxError, Job, JobContext, JobResult};
+use crate::chunk::{Observer, SliceEvent};
+use crate::job::{BoxError, Job, JobContext, JobOptions, JobResult};
 use crate::queue::Queue;
 use crate::store::RunStore;
 use aws_sdk_sqs::Client;
 use futures_util::future::BoxFuture;
-use source::Source;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, OnceCell};
@@ -66,6 +66,17 @@ type Runner<S> = Arc<
         + Sync,
 >;
 
+/// Told the reason of each failed delivery (the test worker's report).
+pub(crate) type FailureHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A registered job: how to run it and its own policies.
+pub(crate) struct Registered<S> {
+    /// The Rust type, for the duplicate-name message.
+    type_name: &'static str,
+    pub(crate) options: JobOptions,
+    pub(crate) run: Runner<S>,
+}
+
 /// Routes messages to jobs by name and settles each message.
 ///
 /// ```no_run
@@ -74,21 +85,24 @@ type Runner<S> = Arc<
 /// # #[derive(Serialize, Deserialize)] struct WelcomeEmail { to: String }
 /// # impl Job for WelcomeEmail { const NAME: &'static str = "welcome-email"; type State = ();
 /// #   async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let worker = Worker::new().job::<WelcomeEmail>().max_attempts(5);
-/// // On AWS Lambda behind an SQS event source mapping (feature `lambda`):
-/// // worker.run_lambda().await?;
-/// // Anywhere else: long-poll the queue until SIGTERM or ctrl-c.
-/// worker.run_poller(overtime::Queue::from_env_var("JOBS_QUEUE_URL").await?).await?;
+/// # async fn demo() -> Result<(), overtime::BoxError> {
+/// // On AWS Lambda behind an SQS event source mapping: SQS batches with partial failures.
+/// // Anywhere else: long-polls the queue in OVERTIME_QUEUE_URL until SIGTERM or ctrl-c.
+/// Worker::new().job::<WelcomeEmail>().max_attempts(5).run().await?;
 /// # Ok(()) }
 /// ```
 pub struct Worker<S = ()> {
-    runners: HashMap<&'static str, Runner<S>>,
+    pub(crate) runners: HashMap<&'static str, Registered<S>>,
     state: Arc<S>,
-    config: Config,
+    pub(crate) config: Config,
     client: OnceCell<Client>,
     sources: Mutex<HashMap<String, Arc<Source>>>,
-    store: Option<Arc<dyn RunStore>>,
+    pub(crate) store: Option<Arc<dyn RunStore>>,
+    pub(crate) observer: Option<Observer>,
+    /// Tests only: slices end after this many steps, whatever the time.
+    pub(crate) slice_steps: Option<u64>,
+    /// Tests only: told the reason of every failed or dead-lettered delivery.
+    pub(crate) failure_hook: Option<FailureHook>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,39 +143,67 @@ impl<S: Send + Sync + 'static> Worker<S> {
             client: OnceCell::new(),
             sources: Mutex::new(HashMap::new()),
             store: None,
+            observer: None,
+            slice_steps: None,
+            failure_hook: None,
         }
     }
 
-    /// The run store for durable work: chunked jobs' runs and memoized steps live here.
-    pub fn run_store(mut self, store: impl RunStore) -> Self {
+    /// Registers job `J`: messages named `J::NAME` are decoded as `J` and run, with
+    /// [`J::options`](Job::options). Chunked jobs register the same way.
+    ///
+    /// # Panics
+    /// If another job type is registered under the same name: one of the two would never
+    /// run, so the worker refuses to be built.
+    ///
+    /// ```should_panic
+    /// # use overtime::{Job, JobContext, JobResult, Worker};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Serialize, Deserialize)] struct Welcome;
+    /// #[derive(Serialize, Deserialize)] struct WelcomeV2;
+    /// impl Job for Welcome { const NAME: &'static str = "welcome"; type State = ();
+    ///     async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
+    /// impl Job for WelcomeV2 { const NAME: &'static str = "welcome"; type State = ();
+    ///     async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) } }
+    /// // panics: job name "welcome" is taken by rust_out::Welcome; rust_out::WelcomeV2 …
+    /// Worker::new().job::<Welcome>().job::<WelcomeV2>();
+    /// ```
+    pub fn job<J: Job<State = S>>(mut self) -> Self {
+        let type_name = std::any::type_name::<J>();
+        if let Some(taken) = self.runners.get(J::NAME) {
+            panic!(
+                "job name {:?} is taken by {}; {type_name} cannot be registered under it too (give one of them another Job::NAME)",
+                J::NAME,
+                taken.type_name,
+            );
+        }
+        let run: Runner<S> = Arc::new(|payload: &str, ctx: JobContext<S>| {
+            let job: J = serde_json::from_str(payload)?;
+            Ok(Box::pin(job.run(ctx)) as BoxFuture<'static, JobResult>)
+        });
+        self.runners.insert(
+            J::NAME,
+            Registered {
+                type_name,
+                options: J::options(),
+                run,
+            },
+        );
+        self
+    }
+
+    /// The run store for durable work (chunked runs, memoized steps). Without one,
+    /// [`run`](Self::run) and [`poll`](Self::poll) open the store `OVERTIME_RUN_STORE` names,
+    /// if it is set.
+    pub fn store(mut self, store: impl RunStore) -> Self {
         self.store = Some(Arc::new(store));
         self
     }
 
-    /// Registers chunked job `C` with [`ChunkOptions::from_env`]: each message is one slice.
-    pub fn chunked<C: Chunked<State = S>>(self) -> Self {
-        self.chunked_with::<C>(ChunkOptions::from_env())
-    }
-
-    /// Registers chunked job `C` with the given slice budget and run limits.
-    pub fn chunked_with<C: Chunked<State = S>>(mut self, options: ChunkOptions) -> Self {
-        let options = Arc::new(options);
-        let runner: Runner<S> = Arc::new(move |payload: &str, ctx: JobContext<S>| {
-            let input: C = serde_json::from_str(payload)?;
-            let run = crate::chunk::run_slice(input, payload.to_owned(), ctx, options.clone());
-            Ok(Box::pin(run) as BoxFuture<'static, JobResult>)
-        });
-        self.runners.insert(C::NAME, runner);
-        self
-    }
-
-    /// Registers job `J`: messages named `J::NAME` are decoded as `J` and run.
-    pub fn job<J: Job<State = S>>(mut self) -> Self {
-        let runner: Runner<S> = Arc::new(|payload: &str, ctx: JobContext<S>| {
-            let job: J = serde_json::from_str(payload)?;
-            Ok(Box::pin(job.run(ctx)) as BoxFuture<'static, JobResult>)
-        });
-        self.runners.insert(J::NAME, runner);
+    /// Calls `observer` with every [`SliceEvent`] of the chunked jobs this worker runs, in the
+    /// slice's task: for metrics, and for fault-injection tests.
+    pub fn on_slice(mut self, observer: impl Fn(&SliceEvent) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
         self
     }
 
@@ -206,16 +248,36 @@ impl<S: Send + Sync + 'static> Worker<S> {
         self
     }
 
-    /// Runs where the process finds itself: [`run_lambda`](Self::run_lambda) under the Lambda
-    /// runtime API (`AWS_LAMBDA_RUNTIME_API` set, feature `lambda`), else
-    /// [`run_poller`](Self::run_poller) on the queue named by `OVERTIME_QUEUE_URL`.
-    pub async fn run(self) -> Result<(), BoxError> {
+    /// Runs where the process finds itself: under the Lambda runtime API
+    /// (`AWS_LAMBDA_RUNTIME_API` set, feature `lambda`) it serves SQS batches with
+    /// `ReportBatchItemFailures`; elsewhere it long-polls the queue `OVERTIME_QUEUE_URL` names
+    /// until SIGTERM or ctrl-c. Without a [`store`](Self::store), it opens the run store
+    /// `OVERTIME_RUN_STORE` names, if set.
+    pub async fn run(mut self) -> Result<(), BoxError> {
+        self.open_store_from_env().await?;
         #[cfg(feature = "lambda")]
         if crate::platform::on_lambda() {
-            return Box::pin(self.run_lambda()).await;
+            return Box::pin(self.serve_lambda()).await;
         }
         let queue = Queue::from_env_var(QUEUE_URL_VAR).await?;
-        Ok(Box::pin(self.run_poller(queue)).await?)
+        Ok(Box::pin(self.poll(queue, Stop::Signal)).await?)
+    }
+
+    /// Opens the run store `OVERTIME_RUN_STORE` names, unless the worker has one or it is unset.
+    pub(crate) async fn open_store_from_env(&mut self) -> Result<(), crate::ConfigError> {
+        if self.store.is_none() && std::env::var_os(crate::store::STORE_VAR).is_some() {
+            self.store = Some(crate::store::from_env().await?);
+        }
+        Ok(())
+    }
+
+    /// What durable work running under this worker needs of it.
+    pub(crate) fn durable(&self) -> crate::chunk::Durable {
+        crate::chunk::Durable {
+            store: self.store.clone(),
+            observer: self.observer.clone(),
+            slice_steps: self.slice_steps,
+        }
     }
 
     /// The names of the registered jobs.

@@ -22,6 +22,7 @@ const MAX_ERROR_PAUSE: Duration = Duration::from_secs(30);
 
 /// Why the poller stopped other than by a shutdown signal.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PollerError {
     /// The queue cannot be used (missing, access denied…): retrying will not help.
     #[error("cannot poll {queue}: {source}")]
@@ -35,6 +36,15 @@ pub enum PollerError {
     /// The queue has no dead-letter queue, so failures could not be kept.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// `OVERTIME_RUN_STORE` is set and names no store that opens.
+    #[error(transparent)]
+    Store(#[from] crate::ConfigError),
+    /// The queue is a test queue, which [`TestWorker`](crate::testing::TestWorker) drives.
+    #[error("{queue} is an in-memory test queue: run its jobs with overtime::testing::TestWorker")]
+    NotSqs {
+        /// The queue URL.
+        queue: String,
+    },
     /// A receive loop panicked (a bug in overtime: job panics are caught per message).
     #[error("a receive loop for {queue} crashed: {reason}")]
     Crashed {
@@ -45,50 +55,78 @@ pub enum PollerError {
     },
 }
 
+/// When [`Worker::poll`] stops receiving.
+#[non_exhaustive]
+pub enum Stop<'a> {
+    /// At SIGTERM or ctrl-c (stopping can take up to the 20 s long-poll wait).
+    Signal,
+    /// After a fixed window, for a platform that gives a function a fixed time, such as a
+    /// Vercel cron route with its `maxDuration`. Jobs see the window's end as their deadline
+    /// (chunked jobs end their slices before it), long polls are shortened to fit, and no
+    /// receive starts in the last tenth of the window (at least 1 s).
+    After(Duration),
+    /// When this future completes.
+    When(futures_util::future::BoxFuture<'a, ()>),
+}
+
+impl<'a> Stop<'a> {
+    /// Stops when `stop` completes.
+    pub fn when(stop: impl Future<Output = ()> + Send + 'a) -> Self {
+        Stop::When(Box::pin(stop))
+    }
+}
+
+impl std::fmt::Debug for Stop<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Signal => f.write_str("Signal"),
+            Stop::After(d) => f.debug_tuple("After").field(d).finish(),
+            Stop::When(_) => f.write_str("When(..)"),
+        }
+    }
+}
+
 impl<S: Send + Sync + 'static> Worker<S> {
-    /// Long-polls `queue` and processes what arrives until SIGTERM or ctrl-c; then stops
-    /// receiving, finishes and settles the messages in hand, gives back anything a last poll
-    /// took (so stopping can take up to the 20 s long-poll wait), and returns.
-    pub async fn run_poller(self, queue: Queue) -> Result<(), PollerError> {
-        self.run_poller_until(queue, shutdown_signal()).await
-    }
-
-    /// Like [`run_poller`](Self::run_poller), stopping when `stop` completes.
-    pub async fn run_poller_until(
-        self,
-        queue: Queue,
-        stop: impl Future<Output = ()> + Send,
-    ) -> Result<(), PollerError> {
-        self.poll(queue, stop, None).await
-    }
-
-    /// Polls `queue` for at most `window` and returns: for a platform that gives a function a
-    /// fixed time, such as a Vercel cron route with its `maxDuration`. Jobs see the window's end
-    /// as their deadline (chunked jobs end their slices before it), long polls are shortened to
-    /// fit, and no receive starts in the last tenth of the window (at least 1 s).
+    /// Long-polls `queue` and processes what arrives until `stop`; then stops receiving,
+    /// finishes and settles the messages in hand, gives back anything a last poll took, and
+    /// returns. Without a [`store`](Self::store), it opens the run store
+    /// `OVERTIME_RUN_STORE` names, if set.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), overtime::BoxError> {
+    /// use overtime::{Queue, Worker, worker::Stop};
     /// use std::time::Duration;
-    /// let queue = overtime::Queue::from_env_var("OVERTIME_QUEUE_URL").await?;
+    /// let queue = Queue::from_env_var("OVERTIME_QUEUE_URL").await?;
     /// // A Vercel cron route with maxDuration = 300: drain for 290 s, then answer.
-    /// overtime::Worker::new().run_poller_for(queue, Duration::from_secs(290)).await?;
+    /// Worker::new().poll(queue, Stop::After(Duration::from_secs(290))).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn run_poller_for(self, queue: Queue, window: Duration) -> Result<(), PollerError> {
-        let now = std::time::SystemTime::now();
-        let deadline = now.checked_add(window).unwrap_or(now);
-        self.poll(queue, tokio::time::sleep(window), Some(deadline))
-            .await
+    pub async fn poll(mut self, queue: Queue, stop: Stop<'_>) -> Result<(), PollerError> {
+        self.open_store_from_env().await?;
+        match stop {
+            Stop::Signal => self.poll_until(queue, shutdown_signal(), None).await,
+            Stop::After(window) => {
+                let now = std::time::SystemTime::now();
+                let deadline = now.checked_add(window).unwrap_or(now);
+                self.poll_until(queue, tokio::time::sleep(window), Some(deadline))
+                    .await
+            }
+            Stop::When(stop) => self.poll_until(queue, stop, None).await,
+        }
     }
 
-    async fn poll(
+    async fn poll_until(
         self,
         queue: Queue,
         stop: impl Future<Output = ()> + Send,
         deadline: Option<std::time::SystemTime>,
     ) -> Result<(), PollerError> {
-        let this = Arc::new(self.client(queue.client().clone()));
+        let Some(client) = queue.sqs().cloned() else {
+            return Err(PollerError::NotSqs {
+                queue: queue.url().to_owned(),
+            });
+        };
+        let this = Arc::new(self.client(client));
         let source = this
             .source_for_url(queue.url())
             .await
@@ -152,6 +190,7 @@ async fn poll_loop<S: Send + Sync + 'static>(
     deadline: Option<std::time::SystemTime>,
 ) -> Result<(), PollerError> {
     let queue = &source.queue;
+    let client = worker.sqs().await;
     let mut pause = Duration::from_millis(200);
     let mut wait = SQS_MAX_WAIT;
     let window = deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok());
@@ -166,8 +205,7 @@ async fn poll_loop<S: Send + Sync + 'static>(
             }
             wait = SQS_MAX_WAIT.min(left / 2);
         }
-        let receive = queue
-            .client()
+        let receive = client
             .receive_message()
             .queue_url(queue.url())
             .max_number_of_messages(SQS_MAX_RECEIVE)
@@ -281,6 +319,9 @@ async fn with_heartbeat<T>(
 }
 
 async fn set_visibility(queue: &Queue, handles: &[String], visibility: Duration) {
+    let Some(client) = queue.sqs() else {
+        return;
+    };
     for chunk in handles.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
         let entries: Vec<_> = chunk
             .iter()
@@ -294,8 +335,7 @@ async fn set_visibility(queue: &Queue, handles: &[String], visibility: Duration)
                     .ok()
             })
             .collect();
-        let result = queue
-            .client()
+        let result = client
             .change_message_visibility_batch()
             .queue_url(queue.url())
             .set_entries(Some(entries))
@@ -331,6 +371,9 @@ fn delivery(m: aws_sdk_sqs::types::Message) -> Option<Delivery> {
 }
 
 async fn delete_batch(queue: &Queue, done: &[&str]) {
+    let Some(client) = queue.sqs() else {
+        return;
+    };
     for chunk in done.chunks(crate::limits::SQS_MAX_BATCH_ENTRIES) {
         let entries: Vec<_> = chunk
             .iter()
@@ -343,8 +386,7 @@ async fn delete_batch(queue: &Queue, done: &[&str]) {
                     .ok()
             })
             .collect();
-        let result = queue
-            .client()
+        let result = client
             .delete_message_batch()
             .queue_url(queue.url())
             .set_entries(Some(entries))

@@ -10,7 +10,7 @@ use crate::envelope::{
 };
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_MESSAGE_ATTRIBUTES};
-use crate::queue::{Queue, string_attribute};
+use crate::queue::{Backend, Queue, string_attribute};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
@@ -51,8 +51,15 @@ impl<S: Send + Sync + 'static> Worker<S> {
         delay: Duration,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let result = queue
-                .client()
+            let client = match queue.backend() {
+                Backend::Sqs(client) => client,
+                #[cfg(feature = "test-util")]
+                Backend::Memory(mailbox) => {
+                    mailbox.change_visibility(&d.receipt_handle, visibility_secs(delay));
+                    return;
+                }
+            };
+            let result = client
                 .change_message_visibility()
                 .queue_url(queue.url())
                 .receipt_handle(&d.receipt_handle)
@@ -103,6 +110,9 @@ impl<S: Send + Sync + 'static> Worker<S> {
         attempts: u32,
     ) -> BoxFuture<'a, Disposition> {
         Box::pin(async move {
+            if let Some(hook) = &self.failure_hook {
+                hook(reason);
+            }
             let dlq = &source.dead_letter;
             let mut attrs: Vec<(String, String)> = vec![
                 (ATTR_DLQ_KIND.into(), kind.as_str().into()),
@@ -145,8 +155,15 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     async fn delete(&self, queue: &Queue, d: &Delivery) -> Disposition {
-        let result = queue
-            .client()
+        let client = match queue.backend() {
+            Backend::Sqs(client) => client,
+            #[cfg(feature = "test-util")]
+            Backend::Memory(mailbox) => {
+                mailbox.delete(&d.receipt_handle);
+                return Disposition::Settled;
+            }
+        };
+        let result = client
             .delete_message()
             .queue_url(queue.url())
             .receipt_handle(&d.receipt_handle)
@@ -168,8 +185,15 @@ async fn forward(
     attrs: Vec<(String, String)>,
     delay_secs: i32,
 ) -> Result<(), SqsError> {
-    let mut req = to
-        .client()
+    let client = match to.backend() {
+        Backend::Sqs(client) => client,
+        #[cfg(feature = "test-util")]
+        Backend::Memory(mailbox) => {
+            mailbox.push_raw(d.body.clone(), attrs, delay_secs);
+            return Ok(());
+        }
+    };
+    let mut req = client
         .send_message()
         .queue_url(to.url())
         .message_body(&d.body);

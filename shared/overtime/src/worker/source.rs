@@ -13,6 +13,8 @@ use std::time::Duration;
 pub(crate) struct Source {
     pub(crate) queue: Queue,
     pub(crate) max_attempts: u32,
+    /// The queue's `maxReceiveCount`, which caps a job's own `max_attempts` too.
+    pub(crate) max_receive_count: Option<u32>,
     pub(crate) dead_letter: Queue,
     /// The queue's visibility timeout, if it could be read: the poller's heartbeat period.
     pub(crate) visibility_timeout: Option<Duration>,
@@ -122,6 +124,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
             (None, Some(r)) => r.max_receive_count,
             (None, None) => DEFAULT_MAX_ATTEMPTS,
         };
+        let max_receive_count = redrive.as_ref().map(|r| r.max_receive_count);
         let dead_letter_url = match (&cfg.dead_letter_url, redrive) {
             (Some(u), _) => u.clone(),
             (None, Some(r)) => self.url_for_arn(&r.target_arn).await?,
@@ -131,6 +134,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         Ok(Source {
             queue: Queue::new(client.clone(), url),
             max_attempts,
+            max_receive_count,
             dead_letter: Queue::new(client, dead_letter_url),
             visibility_timeout,
         })

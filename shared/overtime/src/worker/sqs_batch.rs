@@ -9,33 +9,13 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use std::fmt;
 
 /// A Lambda SQS event, as the worker reads it. Unknown fields are skipped.
-///
-/// ```
-/// let json = r#"{"Records":[{"messageId":"m1","receiptHandle":"h","body":"{}",
-///   "attributes":{"ApproximateReceiveCount":"2","SentTimestamp":"1"},
-///   "messageAttributes":{"overtime.job":{"stringValue":"a","dataType":"String"}},
-///   "eventSourceARN":"arn:aws:sqs:us-east-1:1:q","md5OfBody":"x"}]}"#;
-/// let batch: overtime::worker::SqsBatch = serde_json::from_str(json)?;
-/// assert_eq!(batch.len(), 1);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
 #[derive(Debug, Default, Deserialize)]
-pub struct SqsBatch {
+pub(crate) struct SqsBatch {
     #[serde(rename = "Records", default)]
     records: Vec<Record>,
 }
 
 impl SqsBatch {
-    /// How many records the event holds.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether the event holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
     /// Each record's event source ARN with its delivery, or the id to report as failed.
     pub(crate) fn into_deliveries(
         self,

@@ -15,12 +15,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), overtime::store::StoreError> {
-/// use overtime::store::{RunRecord, RunStore, SqliteStore};
+/// use overtime::store::{RunStore, SqliteStore};
 ///
+/// // `OVERTIME_RUN_STORE=sqlite:.overtime/runs.db` opens one for the worker.
 /// let store = SqliteStore::open_in_memory()?;
-/// let run = RunRecord::new("run-1", "backfill", "0".into(), Some(100), 0);
-/// assert!(store.create(&run).await?);
-/// assert!(!store.create(&run).await?, "a second create of the same run is refused");
+/// assert!(store.get("run-1").await?.is_none());
+/// assert!(store.list(10).await?.is_empty());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

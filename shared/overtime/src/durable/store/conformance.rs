@@ -1,4 +1,4 @@
-//! What every run store must do: run it against an implementation (overtime's own stores are
+//! What every run store must do (`testing::check_store`; overtime's own stores are
 //! checked with it, SQLite in unit tests and DynamoDB against moto's server).
 
 use super::{RunRecord, RunStatus, RunStore};
@@ -6,7 +6,7 @@ use super::{RunRecord, RunStatus, RunStore};
 /// Exercises `store` through the whole [`RunStore`] contract (create once, compare-and-swap,
 /// exactly one winner among concurrent writers, newest-first listing, first-write-wins steps),
 /// panicking at the first broken promise. Uses fresh random ids, so a shared store is fine.
-pub async fn check(store: &dyn RunStore) {
+pub(crate) async fn check(store: &dyn RunStore) {
     let prefix = uuid::Uuid::new_v4().simple().to_string();
     let id = |n: u32| format!("{prefix}-{n}");
 

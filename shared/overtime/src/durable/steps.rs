@@ -31,8 +31,8 @@
 //! }
 //! ```
 
-use crate::job::{Failure, JobContext, JobError};
-use crate::store::{MAX_STEP_RESULT_BYTES, RunStore, StoreError, now_ms};
+use crate::job::{JobContext, JobError};
+use crate::store::{MAX_STEP_RESULT_BYTES, RunStore, StoreError};
 use serde::{Serialize, de::DeserializeOwned};
 use std::future::Future;
 use std::sync::Arc;
@@ -40,9 +40,9 @@ use std::time::Duration;
 
 impl<S> JobContext<S> {
     fn step_store(&self, what: &str) -> Result<&Arc<dyn RunStore>, JobError> {
-        self.store.as_ref().ok_or_else(|| {
+        self.durable.store.as_ref().ok_or_else(|| {
             JobError::permanent(format!(
-                "{what} needs a run store: call Worker::run_store (e.g. overtime::store::from_env)"
+                "{what} needs a run store: set OVERTIME_RUN_STORE (sqlite:PATH or dynamodb:TABLE) or call Worker::store"
             ))
         })
     }
@@ -108,19 +108,19 @@ impl<S> JobContext<S> {
         let key = format!("sleep:{name}");
         let wake_ms = self
             .step(&key, || async {
-                Ok(
-                    now_ms()
-                        .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)),
-                )
+                Ok(self
+                    .queue()
+                    .now_ms()
+                    .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
             })
             .await?;
-        let left = wake_ms.saturating_sub(now_ms());
+        let left = wake_ms.saturating_sub(self.queue().now_ms());
         if left <= 0 {
             return Ok(());
         }
-        Err(JobError {
-            kind: Failure::Suspend(Duration::from_millis(u64::try_from(left).unwrap_or(0))),
-            source: format!("sleeping until {name:?} is over").into(),
-        })
+        Err(JobError::suspend(
+            Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+            format!("sleeping until {name:?} is over"),
+        ))
     }
 }

@@ -18,6 +18,7 @@ pub use dynamodb::DynamoStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+use crate::error::ConfigError;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -61,43 +62,53 @@ impl fmt::Display for RunStatus {
 }
 
 /// Everything the store knows about one run.
+///
+/// A store keeps it whole (it is serde: the stores write it as JSON) and compares its
+/// [`version`](Self::version) on [`RunStore::replace`]; its fields are written only by the
+/// slice protocol in [`crate::chunk`], and read through these methods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The run id: the job id of its first slice's message.
-    pub id: String,
+    pub(crate) id: String,
     /// The job's name.
-    pub job: String,
+    pub(crate) job: String,
     /// Where it is.
-    pub status: RunStatus,
+    pub(crate) status: RunStatus,
     /// The slice to run next (0 first). A message for an older slice is stale.
-    pub slice: u64,
+    pub(crate) slice: u64,
     /// The checkpointed cursor, as JSON.
-    pub cursor: String,
+    pub(crate) cursor: String,
     /// Whether the message for `slice` has been sent (false between a checkpoint and its enqueue).
-    pub successor_sent: bool,
+    pub(crate) successor_sent: bool,
     /// The message id working on `slice`, if any.
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     /// Until when (Unix ms) the owner's claim holds if its message never comes back.
-    pub lease_until_ms: i64,
+    pub(crate) lease_until_ms: i64,
     /// Items processed so far.
-    pub items_done: u64,
+    pub(crate) items_done: u64,
     /// Items in all, when the job knows.
-    pub items_total: Option<u64>,
+    pub(crate) items_total: Option<u64>,
     /// Unix ms when the run was created.
-    pub started_ms: i64,
+    pub(crate) started_ms: i64,
     /// Unix ms of the last change.
-    pub updated_ms: i64,
+    pub(crate) updated_ms: i64,
     /// Why it failed (or was cancelled).
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Set by `overtime runs cancel`; the next slice stops the run.
-    pub cancel_requested: bool,
+    pub(crate) cancel_requested: bool,
     /// Incremented by every write; [`RunStore::replace`] compares it.
-    pub version: u64,
+    pub(crate) version: u64,
 }
 
 impl RunRecord {
     /// A new run at slice 0.
-    pub fn new(id: &str, job: &str, cursor: String, items_total: Option<u64>, now_ms: i64) -> Self {
+    pub(crate) fn new(
+        id: &str,
+        job: &str,
+        cursor: String,
+        items_total: Option<u64>,
+        now_ms: i64,
+    ) -> Self {
         RunRecord {
             id: id.to_owned(),
             job: job.to_owned(),
@@ -116,6 +127,78 @@ impl RunRecord {
             version: 0,
         }
     }
+
+    /// The run id: the job id of its first slice's message.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The job's name.
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Where it is.
+    pub fn status(&self) -> RunStatus {
+        self.status
+    }
+
+    /// The slice to run next (0 first); a done run's last slice.
+    pub fn slice(&self) -> u64 {
+        self.slice
+    }
+
+    /// The checkpointed cursor, as JSON.
+    pub fn cursor(&self) -> &str {
+        &self.cursor
+    }
+
+    /// Items processed so far.
+    pub fn items_done(&self) -> u64 {
+        self.items_done
+    }
+
+    /// Items in all, when the job knows.
+    pub fn items_total(&self) -> Option<u64> {
+        self.items_total
+    }
+
+    /// Unix ms when the run was created.
+    pub fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    /// Unix ms of the last change.
+    pub fn updated_ms(&self) -> i64 {
+        self.updated_ms
+    }
+
+    /// Why it failed (or was cancelled).
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Whether someone asked it to stop (`overtime runs cancel`); its next slice does.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_requested
+    }
+
+    /// Whether the message for [`slice`](Self::slice) is sent: false only between a slice's
+    /// checkpoint and its successor's enqueue (or after a crash there, until the repair).
+    pub fn next_slice_sent(&self) -> bool {
+        self.successor_sent
+    }
+
+    /// Whether a delivery holds the current slice (its claim may have lapsed).
+    pub fn is_claimed(&self) -> bool {
+        self.owner.is_some()
+    }
+
+    /// Incremented by every write: what [`RunStore::replace`] compares (the stored version
+    /// must be this less one).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 /// Largest step result the stores accept (DynamoDB items stop at 400 KB; room for the key).
@@ -123,6 +206,7 @@ pub const MAX_STEP_RESULT_BYTES: usize = 350 * 1024;
 
 /// A store operation that did not happen.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store could not be reached or refused the call; the slice is retried.
     #[error("run store unavailable: {0}")]
@@ -240,41 +324,29 @@ pub async fn request_cancel(
 /// The variable naming the run store for [`from_env`]: `sqlite:PATH` or `dynamodb:TABLE`.
 pub const STORE_VAR: &str = "OVERTIME_RUN_STORE";
 
-/// Why [`from_env`] could not open a store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreConfigError {
-    /// `OVERTIME_RUN_STORE` is unset.
-    #[error("OVERTIME_RUN_STORE is not set: use sqlite:PATH (one host) or dynamodb:TABLE (AWS)")]
-    Missing,
-    /// Its value names no store this build has.
-    #[error(
-        "OVERTIME_RUN_STORE={0:?} is not sqlite:PATH or dynamodb:TABLE (or its feature is off in this build)"
-    )]
-    Unknown(String),
-    /// The store would not open.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Opens the run store `OVERTIME_RUN_STORE` names: `sqlite:.overtime/runs.db` (feature
 /// `sqlite`) or `dynamodb:overtime-runs` (feature `dynamodb`, standard AWS configuration).
-pub async fn from_env() -> Result<Arc<dyn RunStore>, StoreConfigError> {
-    let value = std::env::var(STORE_VAR).map_err(|_| StoreConfigError::Missing)?;
+pub async fn from_env() -> Result<Arc<dyn RunStore>, ConfigError> {
+    let value = std::env::var(STORE_VAR).map_err(|_| ConfigError::MissingStore)?;
     open(&value).await
 }
 
 /// Opens the run store `spec` names: `sqlite:PATH` or `dynamodb:TABLE`.
-pub async fn open(spec: &str) -> Result<Arc<dyn RunStore>, StoreConfigError> {
+pub async fn open(spec: &str) -> Result<Arc<dyn RunStore>, ConfigError> {
     let value = spec.to_owned();
     #[cfg(feature = "sqlite")]
     if let Some(path) = value.strip_prefix("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(path)?));
+        let store = SqliteStore::open(path).map_err(|source| ConfigError::Store {
+            spec: value.clone(),
+            source,
+        })?;
+        return Ok(Arc::new(store));
     }
     #[cfg(feature = "dynamodb")]
     if let Some(table) = value.strip_prefix("dynamodb:") {
         return Ok(Arc::new(DynamoStore::from_env(table).await));
     }
-    Err(StoreConfigError::Unknown(value))
+    Err(ConfigError::UnknownStore(value))
 }
 
 /// Reads a stored record.
@@ -300,4 +372,9 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-pub mod conformance;
+#[cfg(any(test, feature = "test-util"))]
+pub(crate) mod conformance;
+#[cfg(feature = "test-util")]
+mod memory;
+#[cfg(feature = "test-util")]
+pub use memory::MemoryStore;
