@@ -268,7 +268,9 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
     };
     let topology = Arc::new(topology);
     print_banner(&opts, &base, &topology).await;
-    let app = sqs::router(sqs).merge(crate::dashboard::router(topology.clone()));
+    let app = sqs::router(sqs)
+        .merge(crate::dashboard::router(topology.clone()))
+        .layer(axum::middleware::from_fn(crate::guard::loopback_only));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serve = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -9,11 +9,13 @@
 //!   cron deliver them; [`vercel`] runs Vercel routes as vercel_runtime servers.
 //! - [`dashboard`]: what runs, queue depths, invocations and runs, in the browser.
 //! - [`dev`]: `overtime dev` itself, which wires these from the declarations.
+//! - [`guard`]: what keeps other sites' pages out of all of these servers.
 #![forbid(unsafe_code)]
 
 pub mod build;
 pub mod dashboard;
 pub mod dev;
+pub mod guard;
 pub mod log;
 pub mod mapping;
 pub mod runtime;

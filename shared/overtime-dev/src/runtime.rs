@@ -507,6 +507,7 @@ fn router(api: Arc<Api>) -> Router {
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api)
+        .layer(axum::middleware::from_fn(crate::guard::loopback_only))
 }
 
 async fn next(State(api): State<Arc<Api>>) -> Response {
@@ -674,7 +675,7 @@ mod tests {
     async fn post_raw(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).await.expect("head");
@@ -920,7 +921,7 @@ urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=json
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let body = b"not json";
         let head = format!(
-            "POST /2018-06-01/runtime/invocation/r/error HTTP/1.1\r\nhost: x\r\nlambda-runtime-function-error-type: Runtime.Custom\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            "POST /2018-06-01/runtime/invocation/r/error HTTP/1.1\r\nhost: 127.0.0.1\r\nlambda-runtime-function-error-type: Runtime.Custom\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).await.expect("head");
@@ -939,6 +940,43 @@ urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=json
                 message: "not json".into()
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_page_on_another_host_or_origin_cannot_answer_an_invocation() {
+        let api = Arc::new(Api::default());
+        let (tx, mut rx) = oneshot::channel();
+        api.in_flight
+            .lock()
+            .expect("lock")
+            .insert("r".to_owned(), tx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, router(api)).into_future());
+        for headers in [
+            "host: rebound.example\r\n",
+            "host: 127.0.0.1\r\norigin: https://evil.example\r\n",
+        ] {
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let head = format!(
+                "POST /2018-06-01/runtime/invocation/r/response HTTP/1.1\r\n{headers}content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            );
+            s.write_all(head.as_bytes()).await.expect("request");
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out).await;
+            let out = String::from_utf8_lossy(&out);
+            assert!(out.starts_with("HTTP/1.1 403"), "{headers}: {out}");
+        }
+        assert!(
+            rx.try_recv().is_err(),
+            "a refused request settled the invocation"
+        );
+        // The function itself, from this machine, still can.
+        let answer = post_raw(addr, "/2018-06-01/runtime/invocation/r/response", b"{}").await;
+        assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+        assert!(matches!(rx.await, Ok(Outcome::Ok(_))));
     }
 
     #[tokio::test]
