@@ -15,11 +15,12 @@ pub const REGION: &str = "us-east-1";
 /// A connection to the test server.
 #[derive(Clone, Debug)]
 pub struct Sqs {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`. It serves DynamoDB too (moto's server and `overtime dev`
+    /// alike), so the run store is tested against both.
     pub endpoint: String,
     /// A client pointed at it.
     pub client: Client,
-    /// The endpoint for the other AWS services the tests use (DynamoDB, Scheduler): moto's.
+    /// The endpoint for the other AWS services the tests use (Scheduler): moto's.
     pub aws_endpoint: String,
 }
 
@@ -289,10 +290,27 @@ impl Sqs {
         )
     }
 
+    /// A fresh run-store table on this server's DynamoDB (moto's or `overtime dev`'s: the
+    /// table behind `dynamodb:TABLE` for the functions it runs).
+    pub async fn run_table(&self) -> overtime::store::DynamoStore {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+            .load()
+            .await;
+        let table = format!("runs-{}", uuid::Uuid::new_v4().simple());
+        let store =
+            overtime::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+        store.create_table().await.expect("create table");
+        store
+    }
+
     /// Environment for a child process to reach this server with the standard AWS config.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SQS", self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.clone()),
             ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),

@@ -1,8 +1,9 @@
-//! Chunked runs through a real worker process against moto's SQS server, with the SQLite and
-//! the DynamoDB (moto) run stores: work that needs many slices under a 1-second budget runs
-//! every item exactly once, in order, and completes once.
+//! Chunked runs through a real worker process against the SQS server under test, with the
+//! SQLite and the DynamoDB run stores (moto's or `overtime dev`'s DynamoDB, whichever serves
+//! SQS): work that needs many slices under a 1-second budget runs every item exactly once, in
+//! order, and completes once.
 
-use overtime::store::{DynamoStore, RunRecord, RunStatus, RunStore, SqliteStore};
+use overtime::store::{RunRecord, RunStatus, RunStore, SqliteStore};
 use overtime::worker::Stop;
 use overtime::{Message, Queue};
 use overtime_tests::lambda::Function;
@@ -151,22 +152,9 @@ async fn a_chunked_run_on_sqlite_processes_every_item_once_in_order() {
     let _ = std::fs::remove_file(path);
 }
 
-async fn dynamo(sqs: &Sqs) -> DynamoStore {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&sqs.aws_endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
-        .load()
-        .await;
-    let table = format!("runs-{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    store.create_table().await.expect("create table");
-    store
-}
-
 #[tokio::test]
 async fn a_chunked_run_on_dynamodb_processes_every_item_once_in_order() {
-    let store = dynamo(&sqs().await).await;
+    let store = sqs().await.run_table().await;
     let table = store.table().to_owned();
     let run = setup(&format!("dynamodb:{table}"), Arc::new(store)).await;
     exactly_once_in_order(run).await;
@@ -174,7 +162,7 @@ async fn a_chunked_run_on_dynamodb_processes_every_item_once_in_order() {
 
 #[tokio::test]
 async fn the_dynamodb_store_honours_the_store_contract() {
-    let store = dynamo(&sqs().await).await;
+    let store = sqs().await.run_table().await;
     overtime::testing::check_store(&store).await;
 }
 

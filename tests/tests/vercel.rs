@@ -179,14 +179,14 @@ async fn signup_route_enqueues_a_welcome_email() {
 
 #[tokio::test]
 async fn the_drain_route_runs_durable_work_across_cron_ticks_within_max_duration() {
-    use overtime::store::{RunStatus, RunStore, SqliteStore};
+    use overtime::store::{RunStatus, RunStore};
     let sqs = sqs().await;
     let q = sqs.queue("drain", QueueSpec::with_dlq(5)).await;
-    let db = std::env::temp_dir().join(format!("overtime-drain-{}.db", uuid::Uuid::new_v4()));
-    let store = SqliteStore::open(&db).expect("store");
+    // The route opens the store as it would on Vercel with AWS credentials: a DynamoDB table.
+    let store = sqs.run_table().await;
     let mut env = sqs.env();
     env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
-    env.push(("OVERTIME_RUN_STORE", format!("sqlite:{}", db.display())));
+    env.push(("OVERTIME_RUN_STORE", format!("dynamodb:{}", store.table())));
     env.push(("OVERTIME_SLICE_BUDGET_SECS", "3".into()));
     env.push(("CRON_SECRET", "drain-secret".into()));
     let server = serve("drain", &env);
@@ -238,5 +238,4 @@ async fn the_drain_route_runs_durable_work_across_cron_ticks_within_max_duration
     assert_eq!(run.status(), RunStatus::Done);
     assert_eq!(run.items_done(), accounts);
     assert_eq!(sqs.depth(&q.url).await, (0, 0, 0));
-    let _ = std::fs::remove_file(db);
 }

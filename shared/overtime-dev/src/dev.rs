@@ -3,6 +3,7 @@
 //! event source mappings, both files' schedules and the dashboard.
 
 use crate::build::{self, Built};
+use crate::dynamo::Tables;
 use crate::log::Log;
 use crate::mapping::{self, MappingSpec};
 use crate::runtime::{Function, FunctionSpec};
@@ -20,6 +21,9 @@ use std::time::Duration;
 pub const DECLARATION: &str = "infra/overtime.toml";
 /// Vercel's project file.
 pub const VERCEL_JSON: &str = "vercel.json";
+/// The run store's table, as functions name it (`OVERTIME_RUN_STORE=dynamodb:overtime-runs`);
+/// it is the state directory's `runs.db`, which `overtime runs` reads.
+pub const RUN_TABLE: &str = "overtime-runs";
 /// How long a dead-letter queue keeps messages (SQS's maximum; as the template sets it).
 const DEAD_LETTER_RETENTION_SECS: i64 = 1_209_600;
 /// Vercel's default `maxDuration` (seconds) for a route vercel.json does not configure.
@@ -102,7 +106,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DevError {
 /// The run store the functions share, opened once for the dashboard.
 #[derive(Clone)]
 pub struct RunStoreHandle {
-    /// `sqlite:PATH`, as the functions get it in `OVERTIME_RUN_STORE`.
+    /// What the functions get in `OVERTIME_RUN_STORE`, and where the table is kept.
     pub spec: String,
     /// The store.
     pub store: Arc<dyn overtime::store::RunStore>,
@@ -252,6 +256,10 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
     let db = opts.state.join("sqs.db");
     let sqs = Sqs::open(&db, &base).map_err(|source| DevError::Store { path: db, source })?;
     let log = Log::new(opts.quiet);
+    let tables = Arc::new(Tables::new(
+        opts.state.join("tables"),
+        [(RUN_TABLE.to_owned(), opts.state.join("runs.db"))],
+    ));
     let topology = match loaded {
         None => Topology {
             sqs: sqs.clone(),
@@ -263,12 +271,24 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
             mappings: Vec::new(),
         },
         Some((declaration, vercel)) => {
-            start(&opts, &sqs, &log, declaration.as_ref(), vercel.as_ref()).await?
+            start(
+                &opts,
+                &sqs,
+                &log,
+                &tables,
+                declaration.as_ref(),
+                vercel.as_ref(),
+            )
+            .await?
         }
     };
     let topology = Arc::new(topology);
     print_banner(&opts, &base, &topology).await;
     let app = sqs::router(sqs)
+        .layer(axum::middleware::from_fn_with_state(
+            tables,
+            crate::dynamo::intercept,
+        ))
         .merge(crate::dashboard::router(topology.clone()))
         .layer(axum::middleware::from_fn(crate::guard::loopback_only));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -298,6 +318,7 @@ async fn start(
     opts: &DevOptions,
     sqs: &Sqs,
     log: &Log,
+    tables: &Tables,
     declaration: Option<&Declaration>,
     vercel: Option<&Vercel>,
 ) -> Result<Topology, DevError> {
@@ -369,9 +390,15 @@ async fn start(
             "AWS_ENDPOINT_URL_SQS".to_string(),
             sqs.base_url().to_string(),
         ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".to_string(),
+            sqs.base_url().to_string(),
+        ),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
     ];
-    let run_store = format!("sqlite:{}", opts.state.join("runs.db").display());
+    // Functions open the run store as they do on AWS (`dynamodb:TABLE`, answered by this
+    // endpoint), so no Lambda binary links SQLite to run here.
+    let run_store = format!("dynamodb:{RUN_TABLE}");
     let mut function_env: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let mut functions = BTreeMap::new();
     let mut broken: BTreeMap<String, String> = BTreeMap::new();
@@ -546,10 +573,10 @@ async fn start(
         log: log.clone(),
         run_store: match any_runs {
             true => Some(RunStoreHandle {
-                store: overtime::store::open(&run_store)
-                    .await
+                store: tables
+                    .store(RUN_TABLE)
                     .map_err(|e| DevError::RunStore(format!("{run_store}: {e}")))?,
-                spec: run_store,
+                spec: format!("{run_store} (in {})", opts.state.join("runs.db").display()),
             }),
             false => None,
         },

@@ -2,6 +2,8 @@
 //!
 //! - [`sqs`]: an SQS-compatible endpoint (AWS JSON 1.0) stored in SQLite, durable across
 //!   kill -9.
+//! - [`dynamo`]: the DynamoDB calls of the run store, on the same endpoint, so functions use
+//!   `dynamodb:TABLE` here as on AWS.
 //! - [`runtime`]: the Lambda runtime API; each function instance is a real process with the
 //!   real deadline, killed when it overruns its timeout.
 //! - [`mapping`]: SQS event source mappings with partial batch responses.
@@ -15,6 +17,7 @@
 pub mod build;
 pub mod dashboard;
 pub mod dev;
+pub mod dynamo;
 pub mod guard;
 pub mod log;
 pub mod mapping;
