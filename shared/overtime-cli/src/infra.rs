@@ -210,7 +210,7 @@ fn function(d: &Declaration, f: &Function) -> Node {
     );
     if f.runs {
         vars.push((
-            overtime::store::STORE_VAR.to_owned(),
+            overtime::env::RUN_STORE.to_owned(),
             Node::map([("Fn::Sub", Node::str("dynamodb:${RunsTable}"))]),
         ));
     }

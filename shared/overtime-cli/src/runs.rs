@@ -20,7 +20,7 @@ pub(crate) enum RunsError {
 /// Opens the store `--store` names, else `OVERTIME_RUN_STORE`, else the local default.
 pub(crate) async fn open(store: Option<String>) -> Result<Arc<dyn RunStore>, RunsError> {
     let spec = store
-        .or_else(|| std::env::var(overtime::store::STORE_VAR).ok())
+        .or_else(|| std::env::var(overtime::env::RUN_STORE).ok())
         .unwrap_or_else(|| DEFAULT_STORE.to_owned());
     Ok(overtime::store::open(&spec).await?)
 }

@@ -18,7 +18,7 @@ pub const DEFAULT_POLLERS: u32 = 5;
 /// The largest event a mapping passes: Lambda's payload limit for a synchronous invocation.
 /// A batch stops gathering at it, and what does not fit waits for the poller's next
 /// invocation (one message always fits: SQS's 1 MiB limit is well under it).
-pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_EVENT_BYTES: usize = overtime::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 
 /// A mapping from the declaration.
 #[derive(Debug, Clone)]

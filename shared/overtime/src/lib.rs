@@ -7,6 +7,7 @@
 pub mod config;
 pub mod cron;
 mod durable;
+pub mod env;
 pub mod envelope;
 mod error;
 pub mod http;
@@ -14,6 +15,7 @@ mod job;
 pub mod limits;
 mod platform;
 pub mod queue;
+#[cfg(feature = "schedule")]
 pub mod schedule;
 pub mod telemetry;
 #[cfg(feature = "test-util")]

@@ -1,6 +1,17 @@
-//! The platform limits overtime works within, each with its source.
+//! The platform limits overtime works within, each with its source: the one place they are
+//! written down. Validation, the worker, the CLI and `overtime dev` all read them from here.
+//!
+//! ```
+//! use overtime::limits;
+//! // A job's payload, body and attributes together, must fit one SQS message.
+//! assert_eq!(limits::SQS_MAX_MESSAGE_BYTES, 1024 * 1024);
+//! assert_eq!(limits::SQS_MAX_VISIBILITY.as_secs(), u64::from(limits::SQS_MAX_VISIBILITY_SECS));
+//! ```
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
+
+// ---- Amazon SQS ----
 
 /// Largest SQS message, body plus message attributes: 1 MiB since August 2025.
 /// Source: Amazon SQS quotas, "Message size" (`MaximumMessageSize` may be set lower per queue).
@@ -19,9 +30,12 @@ pub const SQS_MAX_BATCH_BYTES: usize = 1_048_576;
 /// Source: Amazon SQS API reference, `SendMessage`.
 pub const SQS_MAX_DELAY: Duration = Duration::from_secs(900);
 
-/// Longest visibility timeout SQS accepts (12 hours).
+/// Longest visibility timeout SQS accepts, in seconds (12 hours).
 /// Source: Amazon SQS API reference, `ChangeMessageVisibility`.
-pub const SQS_MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
+pub const SQS_MAX_VISIBILITY_SECS: u32 = 43_200;
+
+/// [`SQS_MAX_VISIBILITY_SECS`] as a duration.
+pub const SQS_MAX_VISIBILITY: Duration = Duration::from_secs(SQS_MAX_VISIBILITY_SECS as u64);
 
 /// Most messages one `ReceiveMessage` call returns.
 /// Source: Amazon SQS API reference, `ReceiveMessage`.
@@ -39,6 +53,58 @@ pub const SQS_MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// Source: Amazon SQS API reference, `SendMessage`.
 pub const SQS_MAX_FIFO_ID_CHARS: usize = 128;
 
-/// Longest run of a Lambda function (15 minutes).
+/// AWS's guidance: a redrive policy's `maxReceiveCount` is at least 5, so a message is not
+/// dead-lettered for being received during a throttled batch.
+/// Source: AWS Lambda developer guide, "Using Lambda with Amazon SQS" (configuring a DLQ).
+pub const SQS_MIN_RECOMMENDED_RECEIVES: u32 = 5;
+
+// ---- AWS Lambda ----
+
+/// Longest run of a Lambda function, in seconds (15 minutes).
 /// Source: AWS Lambda quotas, "Function timeout".
-pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+pub const LAMBDA_MAX_TIMEOUT_SECS: u32 = 900;
+
+/// [`LAMBDA_MAX_TIMEOUT_SECS`] as a duration.
+pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(LAMBDA_MAX_TIMEOUT_SECS as u64);
+
+/// A function's memory, in MB.
+/// Source: AWS Lambda quotas, "Function memory allocation".
+pub const LAMBDA_MEMORY_MB: RangeInclusive<u32> = 128..=10_240;
+
+/// Largest request or response of a synchronous invocation, an SQS mapping's event
+/// included: "6 MB", which Lambda enforces as 6,291,556 bytes (the figure its
+/// `RequestEntityTooLargeException` and the runtime API's 413 name).
+/// Source: AWS Lambda quotas, "Invocation payload (request and response)".
+pub const LAMBDA_MAX_PAYLOAD_BYTES: usize = 6_291_556;
+
+// ---- Lambda event source mappings for SQS ----
+
+/// AWS's guidance: a queue's visibility timeout is at least six times its consumer's timeout.
+/// Source: AWS Lambda developer guide, "Using Lambda with Amazon SQS" (queue configuration).
+pub const MAPPING_VISIBILITY_PER_TIMEOUT: u32 = 6;
+
+/// Largest batch of a standard queue's mapping.
+/// Source: AWS Lambda API reference, `CreateEventSourceMapping` (`BatchSize`).
+pub const MAPPING_BATCH_SIZE_MAX: u32 = 10_000;
+
+/// Largest batch of a FIFO queue's mapping.
+/// Source: AWS Lambda API reference, `CreateEventSourceMapping` (`BatchSize`).
+pub const MAPPING_FIFO_BATCH_SIZE_MAX: u32 = 10;
+
+/// Above this batch size a mapping needs a batching window.
+/// Source: AWS Lambda API reference, `CreateEventSourceMapping` (`MaximumBatchingWindowInSeconds`).
+pub const MAPPING_BATCH_SIZE_WITHOUT_WINDOW: u32 = 10;
+
+/// Longest batching window, in seconds.
+/// Source: AWS Lambda API reference, `CreateEventSourceMapping` (`MaximumBatchingWindowInSeconds`).
+pub const MAPPING_BATCHING_WINDOW_MAX_SECS: u32 = 300;
+
+/// A mapping's maximum concurrency (`ScalingConfig.MaximumConcurrency`).
+/// Source: AWS Lambda API reference, `ScalingConfig`.
+pub const MAPPING_MAX_CONCURRENCY: RangeInclusive<u32> = 2..=1000;
+
+// ---- Vercel ----
+
+/// Most cron jobs in one Vercel project, on every plan.
+/// Source: Vercel docs, "Cron jobs: usage and pricing".
+pub const VERCEL_MAX_CRONS: usize = 100;

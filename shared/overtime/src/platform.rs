@@ -4,5 +4,5 @@
 /// `cargo lambda watch`, or `overtime dev`.
 #[cfg_attr(not(feature = "lambda"), allow(dead_code))]
 pub(crate) fn on_lambda() -> bool {
-    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+    std::env::var_os(crate::env::LAMBDA_RUNTIME_API).is_some()
 }

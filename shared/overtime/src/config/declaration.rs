@@ -8,28 +8,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ConfigError, Diagnostic, Report};
+use crate::limits::{
+    LAMBDA_MAX_TIMEOUT_SECS, LAMBDA_MEMORY_MB, MAPPING_BATCH_SIZE_MAX,
+    MAPPING_BATCH_SIZE_WITHOUT_WINDOW, MAPPING_BATCHING_WINDOW_MAX_SECS,
+    MAPPING_FIFO_BATCH_SIZE_MAX, MAPPING_MAX_CONCURRENCY, MAPPING_VISIBILITY_PER_TIMEOUT,
+    SQS_MAX_VISIBILITY_SECS, SQS_MIN_RECOMMENDED_RECEIVES,
+};
 use crate::schedule::{Dialect, Schedule};
-
-/// Lambda's longest timeout (seconds).
-pub const LAMBDA_MAX_TIMEOUT_SECS: u32 = 900;
-/// Lambda's memory range (MB).
-pub const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
-/// SQS's longest visibility timeout (seconds): 12 hours.
-pub const SQS_MAX_VISIBILITY_SECS: u32 = 43_200;
-/// AWS's guidance: a queue's visibility timeout is at least six times its consumer's timeout.
-pub const VISIBILITY_PER_TIMEOUT: u32 = 6;
-/// AWS's guidance: a redrive policy's maxReceiveCount is at least 5.
-pub const MIN_RECOMMENDED_RECEIVES: u32 = 5;
-/// Event source mapping batch size limits for standard and FIFO queues.
-pub const BATCH_SIZE_MAX: u32 = 10_000;
-/// FIFO queues take batches of at most 10.
-pub const FIFO_BATCH_SIZE_MAX: u32 = 10;
-/// Above this batch size, a batching window is required.
-pub const BATCH_SIZE_WITHOUT_WINDOW: u32 = 10;
-/// Longest batching window (seconds).
-pub const BATCHING_WINDOW_MAX_SECS: u32 = 300;
-/// Event source mapping maximum concurrency range.
-pub const MAX_CONCURRENCY: std::ops::RangeInclusive<u32> = 2..=1000;
 
 /// Project-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -478,15 +463,15 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
                     report.error(v.span().start, format!("visibility_timeout must be at most {SQS_MAX_VISIBILITY_SECS} seconds (12 hours), not {value}"));
                 } else if let Some(t) = longest {
                     if value < t {
-                        report.error(v.span().start, format!("visibility_timeout {value} s is shorter than the consuming function's timeout {t} s: Lambda refuses the event source mapping; use at least {}", t.saturating_mul(VISIBILITY_PER_TIMEOUT)));
-                    } else if value < t.saturating_mul(VISIBILITY_PER_TIMEOUT) {
-                        report.warn(v.span().start, format!("visibility_timeout {value} s is under {VISIBILITY_PER_TIMEOUT} × the consuming function's timeout ({t} s); AWS recommends at least {} so retries of throttled batches are not redelivered early", t.saturating_mul(VISIBILITY_PER_TIMEOUT)));
+                        report.error(v.span().start, format!("visibility_timeout {value} s is shorter than the consuming function's timeout {t} s: Lambda refuses the event source mapping; use at least {}", t.saturating_mul(MAPPING_VISIBILITY_PER_TIMEOUT)));
+                    } else if value < t.saturating_mul(MAPPING_VISIBILITY_PER_TIMEOUT) {
+                        report.warn(v.span().start, format!("visibility_timeout {value} s is under {MAPPING_VISIBILITY_PER_TIMEOUT} × the consuming function's timeout ({t} s); AWS recommends at least {} so retries of throttled batches are not redelivered early", t.saturating_mul(MAPPING_VISIBILITY_PER_TIMEOUT)));
                     }
                 }
                 value
             }
             None => longest.map_or(30, |t| {
-                (t.saturating_mul(VISIBILITY_PER_TIMEOUT)).min(SQS_MAX_VISIBILITY_SECS)
+                (t.saturating_mul(MAPPING_VISIBILITY_PER_TIMEOUT)).min(SQS_MAX_VISIBILITY_SECS)
             }),
         };
         let max_receives = match &q.max_receives {
@@ -497,12 +482,12 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
                         m.span().start,
                         format!("max_receives must be 1-1000, not {value}"),
                     );
-                } else if value < MIN_RECOMMENDED_RECEIVES {
-                    report.warn(m.span().start, format!("max_receives {value} is under {MIN_RECOMMENDED_RECEIVES}: AWS recommends at least {MIN_RECOMMENDED_RECEIVES}, so a message whose batch was throttled is not dead-lettered before it ever ran"));
+                } else if value < SQS_MIN_RECOMMENDED_RECEIVES {
+                    report.warn(m.span().start, format!("max_receives {value} is under {SQS_MIN_RECOMMENDED_RECEIVES}: AWS recommends at least {SQS_MIN_RECOMMENDED_RECEIVES}, so a message whose batch was throttled is not dead-lettered before it ever ran"));
                 }
                 value
             }
-            None => MIN_RECOMMENDED_RECEIVES,
+            None => SQS_MIN_RECOMMENDED_RECEIVES,
         };
         let delay = q.delay.as_ref().map_or(0, |d| {
             let value = *d.get_ref();
@@ -559,9 +544,9 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
         let batch_size = m.batch_size.as_ref().map_or(10, |b| {
             let value = *b.get_ref();
             let max = if fifo {
-                FIFO_BATCH_SIZE_MAX
+                MAPPING_FIFO_BATCH_SIZE_MAX
             } else {
-                BATCH_SIZE_MAX
+                MAPPING_BATCH_SIZE_MAX
             };
             if !(1..=max).contains(&value) {
                 report.error(
@@ -576,11 +561,11 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
         });
         let batching_window = m.batching_window.as_ref().map_or(0, |w| {
             let value = *w.get_ref();
-            if value > BATCHING_WINDOW_MAX_SECS {
+            if value > MAPPING_BATCHING_WINDOW_MAX_SECS {
                 report.error(
                     w.span().start,
                     format!(
-                        "batching_window must be 0-{BATCHING_WINDOW_MAX_SECS} seconds, not {value}"
+                        "batching_window must be 0-{MAPPING_BATCHING_WINDOW_MAX_SECS} seconds, not {value}"
                     ),
                 );
             } else if fifo && value > 0 {
@@ -591,19 +576,19 @@ fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declaration {
             }
             value
         });
-        if batch_size > BATCH_SIZE_WITHOUT_WINDOW && batching_window == 0 {
+        if batch_size > MAPPING_BATCH_SIZE_WITHOUT_WINDOW && batching_window == 0 {
             let at = m.batch_size.as_ref().map_or(0, |b| b.span().start);
-            report.error(at, format!("a batch_size above {BATCH_SIZE_WITHOUT_WINDOW} needs batching_window of at least 1 second (Lambda's rule)"));
+            report.error(at, format!("a batch_size above {MAPPING_BATCH_SIZE_WITHOUT_WINDOW} needs batching_window of at least 1 second (Lambda's rule)"));
         }
         let max_concurrency = m.max_concurrency.as_ref().map(|c| {
             let value = *c.get_ref();
-            if !MAX_CONCURRENCY.contains(&value) {
+            if !MAPPING_MAX_CONCURRENCY.contains(&value) {
                 report.error(
                     c.span().start,
                     format!(
                         "max_concurrency must be {}-{}, not {value}",
-                        MAX_CONCURRENCY.start(),
-                        MAX_CONCURRENCY.end()
+                        MAPPING_MAX_CONCURRENCY.start(),
+                        MAPPING_MAX_CONCURRENCY.end()
                     ),
                 );
             }
@@ -789,32 +774,12 @@ pub fn logical_id(name: &str) -> String {
 
 /// Lambda's rule for environment variable names, and the names it reserves.
 fn env_var_problem(var: &str) -> Option<&'static str> {
-    const RESERVED: &[&str] = &[
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    ];
     let mut chars = var.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !well_formed {
         Some("must start with a letter and hold only letters, digits and `_` (Lambda's rule)")
-    } else if RESERVED.contains(&var) {
+    } else if crate::env::LAMBDA_RESERVED.contains(&var) {
         Some("is reserved by Lambda; choose another name")
     } else {
         None

@@ -37,12 +37,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use declaration::{
-    Architecture, BATCH_SIZE_MAX, BATCH_SIZE_WITHOUT_WINDOW, BATCHING_WINDOW_MAX_SECS, Declaration,
-    FIFO_BATCH_SIZE_MAX, Function, LAMBDA_MAX_TIMEOUT_SECS, LAMBDA_MEMORY_MB, MAX_CONCURRENCY,
-    MIN_RECOMMENDED_RECEIVES, Mapping, Project, QueueDecl, SQS_MAX_VISIBILITY_SECS, ScheduleDecl,
-    ScheduleDeploy, Target, VISIBILITY_PER_TIMEOUT, logical_id,
+    Architecture, Declaration, Function, Mapping, Project, QueueDecl, ScheduleDecl, ScheduleDeploy,
+    Target, logical_id,
 };
-pub use vercel::{VERCEL_MAX_CRONS, VercelConfig, VercelCron};
+pub use vercel::{VercelConfig, VercelCron};
 
 /// How bad a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,10 +5,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{ConfigError, Diagnostic, Report};
+use crate::limits::VERCEL_MAX_CRONS;
 use crate::schedule::Schedule;
-
-/// Vercel's limit of cron jobs per project, on every plan.
-pub const VERCEL_MAX_CRONS: usize = 100;
 
 /// One entry of `crons`.
 #[derive(Debug, Clone)]

@@ -16,8 +16,6 @@ use std::panic::AssertUnwindSafe;
 use subtle::ConstantTimeEq;
 use vercel_runtime::{Request, service_fn};
 
-/// The environment variable holding the secret Vercel sends with cron requests.
-pub const CRON_SECRET_VAR: &str = "CRON_SECRET";
 /// The header carrying the cron expression that fired the request.
 pub const SCHEDULE_HEADER: &str = "x-vercel-cron-schedule";
 
@@ -96,7 +94,7 @@ where
     F: Fn(Tick) -> Fut,
     Fut: Future<Output = Result<(), BoxError>>,
 {
-    let secret = std::env::var(CRON_SECRET_VAR).ok();
+    let secret = std::env::var(crate::env::CRON_SECRET).ok();
     if let Err(err) = verify(headers, secret.as_deref()) {
         if err == CronAuthError::SecretUnset {
             tracing::error!(path, "{err}");

@@ -1,6 +1,12 @@
 //! Fan-out: pack messages into `SendMessageBatch` calls, run them concurrently, retry
 //! only the entries that failed for transient reasons, and answer once per message.
 
+// Without `test-util` a queue's backend is always SQS, and its matches have one arm.
+#![cfg_attr(
+    not(feature = "test-util"),
+    allow(clippy::infallible_destructuring_match)
+)]
+
 use super::message::{Prepared, SendError, Sent};
 use super::{Backend, Message, Queue};
 use crate::error::SqsError;

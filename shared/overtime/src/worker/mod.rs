@@ -55,8 +55,6 @@ pub(crate) fn answer_by(deadline: std::time::SystemTime) -> std::time::Duration 
 
 /// Attempts a message gets when neither the worker nor the queue's redrive policy says.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-/// The variable naming the queue [`Worker::run`] polls outside Lambda.
-pub const QUEUE_URL_VAR: &str = "OVERTIME_QUEUE_URL";
 /// Messages processed at once per batch (and per poller).
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
@@ -259,13 +257,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
         if crate::platform::on_lambda() {
             return Box::pin(self.serve_lambda()).await;
         }
-        let queue = Queue::from_env_var(QUEUE_URL_VAR).await?;
+        let queue = Queue::from_env_var(crate::env::QUEUE_URL).await?;
         Ok(Box::pin(self.poll(queue, Stop::Signal)).await?)
     }
 
     /// Opens the run store `OVERTIME_RUN_STORE` names, unless the worker has one or it is unset.
     pub(crate) async fn open_store_from_env(&mut self) -> Result<(), crate::ConfigError> {
-        if self.store.is_none() && std::env::var_os(crate::store::STORE_VAR).is_some() {
+        if self.store.is_none() && std::env::var_os(crate::env::RUN_STORE).is_some() {
             self.store = Some(crate::store::from_env().await?);
         }
         Ok(())

@@ -1,6 +1,12 @@
 //! Settling a message that did not simply succeed: back off, hop a long delay, or move it to
 //! the dead-letter queue with its reason; each deletes or hides the original as SQS needs.
 
+// Without `test-util` a queue's backend is always SQS, and its matches have one arm.
+#![cfg_attr(
+    not(feature = "test-util"),
+    allow(clippy::infallible_destructuring_match)
+)]
+
 use super::Worker;
 use super::backoff::visibility_secs;
 use super::dispatch::{Delivery, Disposition};

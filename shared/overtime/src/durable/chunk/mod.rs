@@ -257,13 +257,6 @@ fn secs_var(name: &str) -> Option<Duration> {
         })
 }
 
-/// The environment variable that sets [`ChunkOptions::lease`] in seconds.
-pub const LEASE_VAR: &str = "OVERTIME_SLICE_LEASE_SECS";
-
-/// The environment variable that sets [`ChunkOptions::budget`] in seconds (for Vercel, its
-/// `maxDuration`).
-pub const BUDGET_VAR: &str = "OVERTIME_SLICE_BUDGET_SECS";
-
 impl ChunkOptions {
     /// A slice's time without a platform deadline, and its cap with one.
     pub fn budget(mut self, budget: Duration) -> Self {
@@ -293,10 +286,10 @@ impl ChunkOptions {
     /// `OVERTIME_SLICE_LEASE_SECS` when set.
     pub fn from_env() -> Self {
         let mut options = ChunkOptions::default();
-        if let Some(budget) = secs_var(BUDGET_VAR) {
+        if let Some(budget) = secs_var(crate::env::SLICE_BUDGET_SECS) {
             options.budget = budget;
         }
-        if let Some(lease) = secs_var(LEASE_VAR) {
+        if let Some(lease) = secs_var(crate::env::SLICE_LEASE_SECS) {
             options.lease = lease;
         }
         options

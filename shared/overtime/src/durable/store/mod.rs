@@ -321,13 +321,10 @@ pub async fn request_cancel(
     )))
 }
 
-/// The variable naming the run store for [`from_env`]: `sqlite:PATH` or `dynamodb:TABLE`.
-pub const STORE_VAR: &str = "OVERTIME_RUN_STORE";
-
 /// Opens the run store `OVERTIME_RUN_STORE` names: `sqlite:.overtime/runs.db` (feature
 /// `sqlite`) or `dynamodb:overtime-runs` (feature `dynamodb`, standard AWS configuration).
 pub async fn from_env() -> Result<Arc<dyn RunStore>, ConfigError> {
-    let value = std::env::var(STORE_VAR).map_err(|_| ConfigError::MissingStore)?;
+    let value = std::env::var(crate::env::RUN_STORE).map_err(|_| ConfigError::MissingStore)?;
     open(&value).await
 }
 
@@ -372,7 +369,8 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-#[cfg(any(test, feature = "test-util"))]
+// Used by `testing::check_store` and the SQLite store's own test.
+#[cfg(any(all(test, feature = "sqlite"), feature = "test-util"))]
 pub(crate) mod conformance;
 #[cfg(feature = "test-util")]
 mod memory;
