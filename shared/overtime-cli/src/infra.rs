@@ -9,8 +9,9 @@ use overtime::config::{
 
 use crate::yaml::Node;
 
-/// How long dead letters are kept: SQS's maximum, 14 days.
-const DEAD_LETTER_RETENTION_SECS: i64 = 1_209_600;
+/// How long dead letters are kept: SQS's longest retention (14 days), in the template and
+/// under `overtime dev` alike.
+const DEAD_LETTER_RETENTION_SECS: i64 = *overtime::limits::SQS_RETENTION_SECS.end() as i64;
 /// Scheduler's retry window for an invocation that fails (its default is 24 h and 185 tries).
 const SCHEDULE_RETRY_SECS: i64 = 86_400;
 

@@ -97,7 +97,10 @@ async fn first_next(binary: &PathBuf) -> Result<Duration, String> {
         // Endpoints nothing is sent to: the bench ends at the first /next.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("QUEUE_URL", "http://127.0.0.1:9/000000000000/bench")
-        .env("OVERTIME_QUEUE_URL", "http://127.0.0.1:9/000000000000/bench")
+        .env(
+            "OVERTIME_QUEUE_URL",
+            "http://127.0.0.1:9/000000000000/bench",
+        )
         .env("OVERTIME_RUN_STORE", "dynamodb:overtime-runs")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

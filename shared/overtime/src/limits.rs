@@ -53,6 +53,26 @@ pub const SQS_MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// Source: Amazon SQS API reference, `SendMessage`.
 pub const SQS_MAX_FIFO_ID_CHARS: usize = 128;
 
+/// Longest queue name, `.fifo` included (letters, digits, `-` and `_`).
+/// Source: Amazon SQS API reference, `CreateQueue` (`QueueName`).
+pub const SQS_MAX_QUEUE_NAME_CHARS: usize = 80;
+
+/// Longest id of one entry of a batch call.
+/// Source: Amazon SQS API reference, `SendMessageBatchRequestEntry` (`Id`).
+pub const SQS_MAX_BATCH_ENTRY_ID_CHARS: usize = 80;
+
+/// How long a FIFO queue remembers a deduplication id (5 minutes).
+/// Source: Amazon SQS API reference, `SendMessage` (`MessageDeduplicationId`).
+pub const SQS_FIFO_DEDUP_WINDOW: Duration = Duration::from_secs(300);
+
+/// Shortest and longest message retention (60 seconds to 14 days).
+/// Source: Amazon SQS API reference, `SetQueueAttributes` (`MessageRetentionPeriod`).
+pub const SQS_RETENTION_SECS: RangeInclusive<u32> = 60..=1_209_600;
+
+/// Message retention of a queue that does not set it (4 days).
+/// Source: Amazon SQS API reference, `SetQueueAttributes` (`MessageRetentionPeriod`).
+pub const SQS_DEFAULT_RETENTION_SECS: u32 = 345_600;
+
 /// AWS's guidance: a redrive policy's `maxReceiveCount` is at least 5, so a message is not
 /// dead-lettered for being received during a throttled batch.
 /// Source: AWS Lambda developer guide, "Using Lambda with Amazon SQS" (configuring a DLQ).

@@ -6,8 +6,9 @@ use crate::sqs::{self, Sqs, rules};
 use overtime::config::Declaration;
 use std::collections::{BTreeMap, HashMap};
 
-/// How long a dead-letter queue keeps messages (SQS's maximum; as the template sets it).
-const DEAD_LETTER_RETENTION_SECS: i64 = 1_209_600;
+/// How long dead letters are kept: SQS's longest retention (14 days), in the template and
+/// under `overtime dev` alike.
+const DEAD_LETTER_RETENTION_SECS: i64 = *overtime::limits::SQS_RETENTION_SECS.end() as i64;
 
 /// Creates (or updates) every queue of `d` and its dead-letter queue; the queues' URLs by
 /// their declared names.

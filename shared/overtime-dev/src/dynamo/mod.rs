@@ -6,7 +6,7 @@
 //! file, and the table the functions get (`overtime-runs`) is the state directory's `runs.db`,
 //! which `overtime runs` and the dashboard read.
 //!
-//! What is served is what [`DynamoStore`](overtime::store::DynamoStore) sends, with the
+//! What is served is what `overtime::store::DynamoStore` sends, with the
 //! semantics the DynamoDB API reference gives those calls:
 //! - `CreateTable` (keys `pk` HASH and `sk` RANGE, both `S`; `ResourceInUseException` when the
 //!   table exists) and `DescribeTable`;

@@ -118,7 +118,7 @@ fn settle(api: &Api, id: &str, outcome: Outcome) -> Response {
 }
 
 /// The largest response a function may return: Lambda's limit for a synchronous invocation.
-const MAX_RESPONSE_BYTES: usize = 6_291_556;
+const MAX_RESPONSE_BYTES: usize = overtime::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 
 async fn response(
     State(api): State<Arc<Api>>,

@@ -1,6 +1,6 @@
 //! SQS's rules for names, queue attributes, message contents and sizes, and its MD5 digests.
 //!
-//! The limits are here, each with its source; the rules apply them by family: `queue` (names
+//! The limits come from `overtime::limits`; the rules apply them by family: `queue` (names
 //! and attributes), `message` (contents, sizes, batches) and `digest` (MD5s).
 
 mod digest;
@@ -16,24 +16,32 @@ pub use message::{
 pub(crate) use queue::SETTABLE;
 pub use queue::{COMPUTED, QueueConfig, check_queue_name, config_of, merge_attributes};
 
-/// A queue name's longest length, `.fifo` included (SQS CreateQueue).
-pub const MAX_QUEUE_NAME: usize = 80;
-/// How long a FIFO deduplication id is remembered (SQS: 5 minutes).
-pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
-/// The longest batch entry id (SQS: 80 characters).
-pub const MAX_BATCH_ENTRY_ID: usize = 80;
-/// The longest a long poll may wait (SQS: 20 seconds).
-pub const MAX_WAIT_SECS: i64 = 20;
-/// Most messages one receive returns (SQS: 10).
-pub const MAX_RECEIVE: i64 = 10;
-/// The longest visibility timeout (SQS: 12 hours).
-pub const MAX_VISIBILITY_SECS: i64 = 43_200;
-/// The longest delay (SQS: 15 minutes).
-pub const MAX_DELAY_SECS: i64 = 900;
-/// The largest message and batch (SQS since August 2025: 1 MiB).
-pub const MAX_MESSAGE_BYTES: i64 = 1_048_576;
-/// Retention bounds and default (SQS: 60 s to 14 days, default 4 days).
-pub const RETENTION_SECS: (i64, i64, i64) = (60, 1_209_600, 345_600);
+// SQS's limits, from their one home (`overtime::limits`, with sources), in the integer types
+// the endpoint's arithmetic uses; the casts widen, none truncates.
+use overtime::limits;
+
+/// A queue name's longest length, `.fifo` included.
+pub const MAX_QUEUE_NAME: usize = limits::SQS_MAX_QUEUE_NAME_CHARS;
+/// How long a FIFO deduplication id is remembered.
+pub const DEDUP_WINDOW_MS: i64 = limits::SQS_FIFO_DEDUP_WINDOW.as_millis() as i64;
+/// The longest batch entry id.
+pub const MAX_BATCH_ENTRY_ID: usize = limits::SQS_MAX_BATCH_ENTRY_ID_CHARS;
+/// The longest a long poll may wait.
+pub const MAX_WAIT_SECS: i64 = limits::SQS_MAX_WAIT.as_secs() as i64;
+/// Most messages one receive returns.
+pub const MAX_RECEIVE: i64 = limits::SQS_MAX_RECEIVE as i64;
+/// The longest visibility timeout.
+pub const MAX_VISIBILITY_SECS: i64 = limits::SQS_MAX_VISIBILITY_SECS as i64;
+/// The longest delay.
+pub const MAX_DELAY_SECS: i64 = limits::SQS_MAX_DELAY.as_secs() as i64;
+/// The largest message and batch.
+pub const MAX_MESSAGE_BYTES: i64 = limits::SQS_MAX_MESSAGE_BYTES as i64;
+/// Retention bounds and default.
+pub const RETENTION_SECS: (i64, i64, i64) = (
+    *limits::SQS_RETENTION_SECS.start() as i64,
+    *limits::SQS_RETENTION_SECS.end() as i64,
+    limits::SQS_DEFAULT_RETENTION_SECS as i64,
+);
 
 /// The account every local queue belongs to.
 pub const ACCOUNT: &str = "000000000000";
