@@ -10,6 +10,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // Logging as the runtime's own examples set it up (JSON when Lambda's log format says so).
+    lambda_runtime::tracing::init_default_subscriber();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = std::env::var("QUEUE_URL").unwrap_or_default();

@@ -256,6 +256,5 @@ impl std::fmt::Debug for Queue {
 
 /// An SQS client from the standard AWS configuration (honours `AWS_ENDPOINT_URL_SQS`).
 pub async fn sqs_client_from_env() -> Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Client::new(&config)
+    Client::new(crate::platform::aws_config().await)
 }

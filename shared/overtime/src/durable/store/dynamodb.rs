@@ -55,8 +55,7 @@ impl DynamoStore {
     /// A store over `table`, with a client from the standard AWS configuration
     /// (`AWS_ENDPOINT_URL_DYNAMODB` and friends).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        DynamoStore::new(Client::new(&config), table)
+        DynamoStore::new(Client::new(crate::platform::aws_config().await), table)
     }
 
     /// Creates the table (on-demand billing) if it does not exist; the SAM template declares it
