@@ -78,6 +78,10 @@ pub const SQS_DEFAULT_RETENTION_SECS: u32 = 345_600;
 /// Source: AWS Lambda developer guide, "Using Lambda with Amazon SQS" (configuring a DLQ).
 pub const SQS_MIN_RECOMMENDED_RECEIVES: u32 = 5;
 
+/// The receives a redrive policy may allow before a message moves to the dead-letter queue.
+/// Source: Amazon SQS developer guide, "Using dead-letter queues" (`RedrivePolicy`, `maxReceiveCount`).
+pub const SQS_MAX_RECEIVE_COUNT: RangeInclusive<u32> = 1..=1000;
+
 // ---- AWS Lambda ----
 
 /// Longest run of a Lambda function, in seconds (15 minutes).
@@ -96,6 +100,22 @@ pub const LAMBDA_MEMORY_MB: RangeInclusive<u32> = 128..=10_240;
 /// `RequestEntityTooLargeException` and the runtime API's 413 name).
 /// Source: AWS Lambda quotas, "Invocation payload (request and response)".
 pub const LAMBDA_MAX_PAYLOAD_BYTES: usize = 6_291_556;
+
+/// Longest function name (letters, digits, `-` and `_`).
+/// Source: AWS Lambda API reference, `CreateFunction` (`FunctionName`).
+pub const LAMBDA_MAX_FUNCTION_NAME_CHARS: usize = 64;
+
+// ---- Amazon EventBridge Scheduler ----
+
+/// Longest schedule name.
+/// Source: Amazon EventBridge Scheduler API reference, `CreateSchedule` (`Name`).
+pub const SCHEDULER_MAX_NAME_CHARS: usize = 64;
+
+// ---- AWS IAM ----
+
+/// Longest role name.
+/// Source: AWS IAM API reference, `CreateRole` (`RoleName`).
+pub const IAM_MAX_ROLE_NAME_CHARS: usize = 64;
 
 // ---- Lambda event source mappings for SQS ----
 
