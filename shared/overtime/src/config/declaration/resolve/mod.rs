@@ -140,9 +140,13 @@ fn env_var_problem(var: &str) -> Option<&'static str> {
     }
 }
 
+/// The longest name in `overtime.toml`: overtime's own rule, the shortest of the AWS names a
+/// declared name becomes part of (Lambda functions, Scheduler schedules, IAM roles: 64).
+const MAX_NAME_CHARS: usize = 64;
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= MAX_NAME_CHARS
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -152,7 +156,7 @@ fn check_name(report: &mut Report<'_>, name: &Spanned<String>, what: &str) {
     if !valid_name(name.get_ref()) {
         report.error(
             name.span().start,
-            format!("{what} name `{}` must be 1-64 letters, digits, `-` or `_` (it becomes part of AWS resource names)", name.get_ref()),
+            format!("{what} name `{}` must be 1-{MAX_NAME_CHARS} letters, digits, `-` or `_` (it becomes part of AWS resource names)", name.get_ref()),
         );
     }
 }
