@@ -153,17 +153,8 @@ pub(super) async fn delete_message_batch(
             )),
         }
     }
-    let mut ok = Vec::new();
-    for (id, result) in ids.into_iter().zip(sqs.delete(&name, handles).await?) {
-        match result {
-            Ok(_) => ok.push(EntryId { id }),
-            Err(e) => failed.push(failure(id, &e)),
-        }
-    }
-    out(&Batch {
-        successful: ok,
-        failed,
-    })
+    let results = sqs.delete(&name, handles).await?;
+    batch_answer(ids, results, failed)
 }
 
 /// ChangeMessageVisibility.
@@ -213,20 +204,25 @@ pub(super) async fn change_message_visibility_batch(
             )),
         }
     }
-    let mut ok = Vec::new();
-    for (id, result) in ids
-        .into_iter()
-        .zip(sqs.change_visibility(&name, entries).await?)
-    {
+    let results = sqs.change_visibility(&name, entries).await?;
+    batch_answer(ids, results, failed)
+}
+
+/// A handle batch's answer: each entry id with its own result, after the entries refused
+/// before the call.
+fn batch_answer<T>(
+    ids: Vec<String>,
+    results: Vec<Result<T, SqsError>>,
+    mut failed: Vec<BatchFailure>,
+) -> Result<String, SqsError> {
+    let mut successful = Vec::new();
+    for (id, result) in ids.into_iter().zip(results) {
         match result {
-            Ok(()) => ok.push(EntryId { id }),
+            Ok(_) => successful.push(EntryId { id }),
             Err(e) => failed.push(failure(id, &e)),
         }
     }
-    out(&Batch {
-        successful: ok,
-        failed,
-    })
+    out(&Batch { successful, failed })
 }
 
 fn failure(id: String, e: &SqsError) -> BatchFailure {
