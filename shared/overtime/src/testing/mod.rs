@@ -188,9 +188,14 @@ impl<S: Send + Sync + 'static> TestWorker<S> {
                 .unwrap_or_else(PoisonError::into_inner) = None;
             let done = self
                 .worker
-                .process_batch(&self.source, vec![delivery], None, &|_, _| {})
+                .process_batch(
+                    &self.source,
+                    std::slice::from_ref(&delivery),
+                    None,
+                    &|_, _| {},
+                )
                 .await;
-            let disposition = done.first().map_or(Disposition::Failed, |(_, d)| *d);
+            let disposition = done.first().copied().unwrap_or(Disposition::Failed);
             let reason = self
                 .last_failure
                 .lock()

@@ -7,7 +7,6 @@ use super::source::Source;
 use crate::envelope::{ATTR_JOB, DecodeError, RawEnvelope};
 use crate::job::{Delivered, Failure, JobContext, Kind};
 use futures_util::{FutureExt, StreamExt};
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -52,57 +51,75 @@ pub(crate) enum Disposition {
 impl<S: Send + Sync + 'static> Worker<S> {
     /// Processes deliveries from one source concurrently; FIFO groups run in order, and
     /// after a failure the rest of that group is failed unrun, so order survives the retry.
+    /// Returns each delivery's disposition in the order given; `on_done` hears of each as it
+    /// ends, by its index in `deliveries`.
     pub(crate) async fn process_batch(
         &self,
         source: &Arc<Source>,
-        deliveries: Vec<Delivery>,
+        deliveries: &[Delivery],
         deadline: Option<SystemTime>,
-        on_done: &(dyn Fn(&str, Disposition) + Sync),
-    ) -> Vec<(String, Disposition)> {
+        on_done: &(dyn Fn(usize, Disposition) + Sync),
+    ) -> Vec<Disposition> {
+        if let [d] = deliveries {
+            // One message (a low-traffic queue, the poller's tail): no concurrency to manage.
+            let disposition = self.process(source, d, deadline).await;
+            on_done(0, disposition);
+            return vec![disposition];
+        }
+        let mut settled = vec![Disposition::Failed; deliveries.len()];
         if !source.queue.is_fifo() {
             // Standard queues: every message on its own, at most `concurrency` at once.
-            return futures_util::stream::iter(deliveries)
-                .map(|d| async move {
-                    let disposition = self.process(source, &d, deadline).await;
-                    on_done(&d.message_id, disposition);
-                    (d.message_id, disposition)
+            // Indices, not references, go through the stream: an item with a lifetime makes the
+            // poller's spawned future fail the `Send` check ("FnOnce is not general enough").
+            let mut ends = futures_util::stream::iter(0..deliveries.len())
+                .map(|i| async move {
+                    let disposition = self.process(source, &deliveries[i], deadline).await;
+                    on_done(i, disposition);
+                    (i, disposition)
                 })
-                .buffer_unordered(self.config.concurrency)
-                .collect()
-                .await;
-        }
-        let mut order: Vec<Option<String>> = Vec::new();
-        let mut groups: HashMap<Option<String>, Vec<Delivery>> = HashMap::new();
-        for d in deliveries {
-            if !groups.contains_key(&d.group_id) {
-                order.push(d.group_id.clone());
+                .buffer_unordered(self.config.concurrency);
+            while let Some((i, disposition)) = ends.next().await {
+                settled[i] = disposition;
             }
-            groups.entry(d.group_id.clone()).or_default().push(d);
+            return settled;
         }
-        let lanes = order.into_iter().filter_map(|g| groups.remove(&g));
-        futures_util::stream::iter(lanes)
+        // FIFO: one lane per message group, in the order the groups first appear.
+        let mut lanes: Vec<Vec<usize>> = Vec::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            match lanes
+                .iter_mut()
+                .find(|lane| deliveries[lane[0]].group_id == d.group_id)
+            {
+                Some(lane) => lane.push(i),
+                None => lanes.push(vec![i]),
+            }
+        }
+        let mut ends = futures_util::stream::iter(lanes)
             .map(|lane| async move {
                 let mut out = Vec::with_capacity(lane.len());
                 let mut failed = false;
-                for d in lane {
+                for i in lane {
+                    let d = &deliveries[i];
                     let disposition = if failed {
                         // Not run: release it now so it follows its group's head back in order,
                         // instead of waiting out the whole visibility timeout.
-                        self.retry_later(&source.queue, &d, Duration::ZERO).await;
+                        self.retry_later(&source.queue, d, Duration::ZERO).await;
                         Disposition::Failed
                     } else {
-                        self.process(source, &d, deadline).await
+                        self.process(source, d, deadline).await
                     };
                     failed |= disposition == Disposition::Failed;
-                    on_done(&d.message_id, disposition);
-                    out.push((d.message_id, disposition));
+                    on_done(i, disposition);
+                    out.push((i, disposition));
                 }
                 out
             })
             .buffer_unordered(self.config.concurrency)
-            .flat_map(futures_util::stream::iter)
-            .collect()
-            .await
+            .flat_map(futures_util::stream::iter);
+        while let Some((i, disposition)) = ends.next().await {
+            settled[i] = disposition;
+        }
+        settled
     }
 
     async fn process(
@@ -125,9 +142,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
         span: tracing::Span,
     ) -> Disposition {
         // Route on the attribute first: an unknown job is dead-lettered without a body parse.
-        if let Some(name) = d.attribute(ATTR_JOB) {
+        let routed = d
+            .attribute(ATTR_JOB)
+            .map(|name| (name, self.runners.get_key_value(name)));
+        if let Some((name, found)) = routed {
             span.record("job", name);
-            if !self.runners.contains_key(name) {
+            if found.is_none() {
                 let reason = self.unknown_job_reason(name);
                 return self
                     .dead_letter(
@@ -170,11 +190,17 @@ impl<S: Send + Sync + 'static> Worker<S> {
             .attempt
             .saturating_add(d.receive_count.saturating_sub(1))
             .max(1);
-        if d.attribute(ATTR_JOB).is_none() {
+        if routed.is_none() {
             span.record("job", &*env.job);
         }
         span.record("attempt", attempt);
-        let Some((&job, registered)) = self.runners.get_key_value(&*env.job) else {
+        // The attribute's lookup serves when it names the envelope's job, as it always does
+        // for messages overtime sent.
+        let found = match routed {
+            Some((name, found)) if name == env.job => found,
+            _ => self.runners.get_key_value(&*env.job),
+        };
+        let Some((&job, registered)) = found else {
             let reason = self.unknown_job_reason(&env.job);
             return self
                 .dead_letter(source, d, DeadLetterKind::UnknownJob, &reason, attempt)

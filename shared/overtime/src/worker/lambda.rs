@@ -8,8 +8,7 @@ use crate::job::BoxError;
 use crate::limits::LAMBDA_MAX_TIMEOUT;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 impl<S: Send + Sync + 'static> Worker<S> {
@@ -69,11 +68,16 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let mut failures = Vec::new();
         // A mapping has one queue, but nothing stops a caller from mixing records.
         let mut by_source: Vec<(String, Vec<Delivery>)> = Vec::new();
+        let expected = records.size_hint().0;
         for (arn, record) in records {
             match record {
                 Ok(d) => match by_source.iter_mut().find(|(a, _)| *a == arn) {
                     Some((_, v)) => v.push(d),
-                    None => by_source.push((arn, vec![d])),
+                    None => {
+                        let mut v = Vec::with_capacity(expected);
+                        v.push(d);
+                        by_source.push((arn, v));
+                    }
                 },
                 Err(id) => failures.push(id),
             }
@@ -108,44 +112,45 @@ impl<S: Send + Sync + 'static> Worker<S> {
         deadline: Option<SystemTime>,
     ) -> Vec<String> {
         let Some(wait) = deadline.map(answer_by) else {
-            return failed_ids(
-                self.process_batch(source, deliveries, None, &|_, _| {})
-                    .await,
-            );
+            let settled = self
+                .process_batch(source, &deliveries, None, &|_, _| {})
+                .await;
+            return failed_ids(deliveries, &settled);
         };
-        let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
-        let finished: Mutex<HashMap<String, Disposition>> = Mutex::new(HashMap::new());
-        let on_done = |id: &str, disposition: Disposition| {
-            if let Ok(mut f) = finished.lock() {
-                f.insert(id.to_owned(), disposition);
+        let finished: Vec<OnceLock<Disposition>> = std::iter::repeat_with(OnceLock::new)
+            .take(deliveries.len())
+            .collect();
+        let on_done = |i: usize, disposition: Disposition| {
+            if let Some(slot) = finished.get(i) {
+                let _ = slot.set(disposition);
             }
         };
-        let work = self.process_batch(source, deliveries, deadline, &on_done);
+        let work = self.process_batch(source, &deliveries, deadline, &on_done);
         let settled = match tokio::time::timeout(wait, work).await {
             Ok(settled) => settled,
             Err(_) => {
-                let finished = finished.lock().map(|f| f.clone()).unwrap_or_default();
+                let settled: Vec<Disposition> = finished
+                    .iter()
+                    .map(|f| f.get().copied().unwrap_or(Disposition::Failed))
+                    .collect();
                 tracing::warn!(
-                    unfinished = ids.len() - finished.len(),
+                    unfinished = finished.iter().filter(|f| f.get().is_none()).count(),
                     "the invocation deadline is near: reporting unfinished messages as failed"
                 );
-                ids.into_iter()
-                    .map(|id| {
-                        let d = finished.get(&id).copied().unwrap_or(Disposition::Failed);
-                        (id, d)
-                    })
-                    .collect()
+                settled
             }
         };
-        failed_ids(settled)
+        failed_ids(deliveries, &settled)
     }
 }
 
-fn failed_ids(settled: Vec<(String, Disposition)>) -> Vec<String> {
-    settled
+/// The ids of the deliveries that failed, to report to Lambda.
+fn failed_ids(deliveries: Vec<Delivery>, settled: &[Disposition]) -> Vec<String> {
+    deliveries
         .into_iter()
-        .filter(|(_, d)| *d == Disposition::Failed)
-        .map(|(id, _)| id)
+        .zip(settled)
+        .filter(|(_, d)| **d == Disposition::Failed)
+        .map(|(d, _)| d.message_id)
         .collect()
 }
 
@@ -176,7 +181,7 @@ fn delivery(mut r: SqsMessage) -> Result<Delivery, String> {
         r.body,
         r.attributes
             .get("ApproximateReceiveCount")
-            .map(String::as_str),
+            .and_then(|c| c.parse().ok()),
         group_id,
         attributes,
     )

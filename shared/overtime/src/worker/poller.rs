@@ -258,27 +258,33 @@ async fn poll_loop<S: Send + Sync + 'static>(
             continue;
         }
         let deliveries: Vec<Delivery> = messages.into_iter().filter_map(delivery).collect();
-        let handles: HashMap<String, String> = deliveries
-            .iter()
-            .map(|d| (d.message_id.clone(), d.receipt_handle.clone()))
-            .collect();
         // Jobs may outlast the queue's visibility timeout: keep the ones still running hidden,
         // so SQS does not hand them (or their finished batch-mates) to another consumer.
-        let running = Mutex::new(handles.clone());
+        let running: Mutex<HashMap<String, String>> = Mutex::new(
+            deliveries
+                .iter()
+                .map(|d| (d.message_id.clone(), d.receipt_handle.clone()))
+                .collect(),
+        );
         // Successes stay hidden until the batch delete below; the others have their own
         // visibility now (a retry's backoff) or are gone (dead-lettered, hopped).
-        let on_done = |id: &str, disposition: Disposition| {
-            if let (Ok(mut r), false) = (running.lock(), disposition == Disposition::Succeeded) {
-                r.remove(id);
+        let on_done = |i: usize, disposition: Disposition| {
+            if let (Ok(mut r), false, Some(d)) = (
+                running.lock(),
+                disposition == Disposition::Succeeded,
+                deliveries.get(i),
+            ) {
+                r.remove(&d.message_id);
             }
         };
         // Not raced with the stop signal: messages in hand are always finished and settled.
-        let work = worker.process_batch(&source, deliveries, deadline, &on_done);
+        let work = worker.process_batch(&source, &deliveries, deadline, &on_done);
         let settled = with_heartbeat(work, queue, source.visibility_timeout, &running).await;
-        let done: Vec<&str> = settled
+        let done: Vec<&str> = deliveries
             .iter()
-            .filter(|(_, d)| *d == Disposition::Succeeded)
-            .filter_map(|(id, _)| handles.get(id).map(String::as_str))
+            .zip(&settled)
+            .filter(|(_, d)| **d == Disposition::Succeeded)
+            .map(|(d, _)| d.receipt_handle.as_str())
             .collect();
         delete_batch(queue, &done).await;
     }

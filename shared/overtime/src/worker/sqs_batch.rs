@@ -40,8 +40,12 @@ struct Record {
 
 #[derive(Debug, Default, Deserialize)]
 struct SystemAttributes {
-    #[serde(rename = "ApproximateReceiveCount")]
-    receive_count: Option<String>,
+    #[serde(
+        rename = "ApproximateReceiveCount",
+        default,
+        deserialize_with = "count"
+    )]
+    receive_count: Option<u32>,
     #[serde(rename = "MessageGroupId")]
     group_id: Option<String>,
 }
@@ -52,7 +56,7 @@ impl Record {
             self.message_id,
             self.receipt_handle,
             self.body,
-            self.attributes.receive_count.as_deref(),
+            self.attributes.receive_count,
             self.attributes.group_id,
             self.message_attributes,
         );
@@ -67,7 +71,7 @@ pub(super) fn lambda_delivery(
     message_id: Option<String>,
     receipt_handle: Option<String>,
     body: Option<String>,
-    receive_count: Option<&str>,
+    receive_count: Option<u32>,
     group_id: Option<String>,
     attributes: Vec<(String, String)>,
 ) -> Result<Delivery, String> {
@@ -86,10 +90,31 @@ pub(super) fn lambda_delivery(
         message_id,
         receipt_handle,
         body: body.unwrap_or_default(),
-        receive_count: receive_count.and_then(|c| c.parse().ok()).unwrap_or(1),
+        receive_count: receive_count.unwrap_or(1),
         group_id,
         attributes,
     })
+}
+
+/// `"3"` → `Some(3)`, read in place; anything else (absent, `null`, not a count) → `None`.
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Count;
+    impl Visitor<'_> for Count {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a receive count")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.parse().ok())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(u32::try_from(v).ok())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Count)
 }
 
 /// `{"name": {"stringValue": "v", …}, …}` → `[("name", "v"), …]`, skipping binary values.
