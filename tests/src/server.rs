@@ -39,6 +39,16 @@ pub fn moto_endpoint() -> String {
 /// same suite runs against both), else moto's.
 pub async fn sqs() -> Sqs {
     let endpoint = std::env::var("OVERTIME_TEST_SQS_ENDPOINT").unwrap_or_else(|_| moto_endpoint());
+    connect(endpoint).await
+}
+
+/// moto's SQS, whichever server the suite tests: for tests of services only moto serves
+/// here (EventBridge, until `overtime dev` speaks it), whose targets are moto's queues.
+pub async fn moto_sqs() -> Sqs {
+    connect(moto_endpoint()).await
+}
+
+async fn connect(endpoint: String) -> Sqs {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .endpoint_url(&endpoint)

@@ -13,6 +13,10 @@
 /// to when their code reads it (`Queue::from_env_var`).
 pub const QUEUE_URL: &str = "OVERTIME_QUEUE_URL";
 
+/// The EventBridge bus `events::EventBus::from_env` sends on
+/// (feature `events`): its name or ARN; `overtime infra render` and `overtime dev` set it.
+pub const EVENT_BUS: &str = "OVERTIME_EVENT_BUS";
+
 /// The run store of durable work: `sqlite:PATH` (feature `sqlite`) or `dynamodb:TABLE`
 /// (feature `dynamodb`); the worker opens it itself.
 pub const RUN_STORE: &str = "OVERTIME_RUN_STORE";

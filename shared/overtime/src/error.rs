@@ -127,6 +127,11 @@ pub enum ConfigError {
         /// More help, when the name given looks like a mistake.
         hint: &'static str,
     },
+    /// `OVERTIME_EVENT_BUS` is unset where events are sent.
+    #[error(
+        "OVERTIME_EVENT_BUS is not set: set it to the project's event bus (its name or ARN; `overtime infra render` and `overtime dev` set it for declared functions)"
+    )]
+    MissingEventBus,
     /// `OVERTIME_RUN_STORE` is unset where a run store is needed.
     #[error("OVERTIME_RUN_STORE is not set: use sqlite:PATH (one host) or dynamodb:TABLE (AWS)")]
     MissingStore,

@@ -10,6 +10,8 @@ mod durable;
 pub mod env;
 pub mod envelope;
 mod error;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod http;
 mod job;
 pub mod limits;

@@ -82,6 +82,22 @@ pub const SQS_MIN_RECOMMENDED_RECEIVES: u32 = 5;
 /// Source: Amazon SQS developer guide, "Using dead-letter queues" (`RedrivePolicy`, `maxReceiveCount`).
 pub const SQS_MAX_RECEIVE_COUNT: RangeInclusive<u32> = 1..=1000;
 
+// ---- Amazon EventBridge ----
+
+/// Most entries in one `PutEvents` call.
+/// Source: Amazon EventBridge API reference, `PutEvents` (`Entries`: 1 to 10 items).
+pub const EVENTBRIDGE_MAX_PUT_ENTRIES: usize = 10;
+
+/// Largest `PutEvents` request, the entries' sizes summed (256 KiB); one entry can be no larger.
+/// An entry's size is its `Source`, `DetailType`, `Detail` and `Resources` in UTF-8 bytes, plus
+/// 14 bytes if `Time` is set.
+/// Source: Amazon EventBridge user guide, "Calculating PutEvents event entry size".
+pub const EVENTBRIDGE_MAX_PUT_BYTES: usize = 262_144;
+
+/// Longest `DetailType` (an overtime event's name) and `Source` of an entry.
+/// Source: Amazon EventBridge API reference, `PutEventsRequestEntry`.
+pub const EVENTBRIDGE_MAX_DETAIL_TYPE_CHARS: usize = 128;
+
 // ---- AWS Lambda ----
 
 /// Longest run of a Lambda function, in seconds (15 minutes).

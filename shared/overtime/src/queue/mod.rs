@@ -28,7 +28,7 @@ pub(crate) mod message;
 
 mod report;
 
-pub(crate) use batch::string_attribute;
+pub(crate) use batch::{jittered, string_attribute};
 pub use message::{Message, SendError, Sent};
 pub use report::{SendAllError, SendReport};
 
