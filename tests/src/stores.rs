@@ -1,11 +1,11 @@
 //! A run store that is down for a while: for "the store is unavailable" tests.
 
 use futures_util::future::BoxFuture;
-use overtime::store::{RunRecord, RunStore, SqliteStore, StoreError};
+use overtime::store::{Entry, RunRecord, RunStore, SqliteStore, StoreError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Wraps a store; its first `failures` reads (`get`, `step`) and step writes (`put_step`)
-/// fail as [`StoreError::Unavailable`], the rest go through.
+/// Wraps a store; its first `failures` reads (`get`, `step`, `entry`) and step and entry writes
+/// (`put_step`, `put_entry`) fail as [`StoreError::Unavailable`], the rest go through.
 pub struct Down {
     inner: SqliteStore,
     failures: AtomicUsize,
@@ -67,6 +67,28 @@ impl RunStore for Down {
         Box::pin(async move {
             self.down()?;
             self.inner.put_step(run, name, value).await
+        })
+    }
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        Box::pin(async move {
+            self.down()?;
+            self.inner.entry(key, now_ms).await
+        })
+    }
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            self.down()?;
+            self.inner.put_entry(key, entry, expected, now_ms).await
         })
     }
 }

@@ -360,6 +360,14 @@ fn runs_table(d: &Declaration) -> Node {
                     "PointInTimeRecoverySpecification",
                     Node::map([("PointInTimeRecoveryEnabled", Node::Bool(true))]),
                 ),
+                // Entries (idempotency keys) carry `expires_at`: DynamoDB deletes them after it.
+                (
+                    "TimeToLiveSpecification",
+                    Node::map([
+                        ("AttributeName", Node::str("expires_at")),
+                        ("Enabled", Node::Bool(true)),
+                    ]),
+                ),
             ]),
         ),
     ])

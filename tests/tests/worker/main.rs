@@ -3,6 +3,7 @@
 
 mod errors;
 mod lambda_batch;
+mod once;
 mod poller;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

@@ -12,7 +12,10 @@
 //!   table exists) and `DescribeTable`;
 //! - `PutItem` of a run item (`sk = run`) under `attribute_not_exists(pk)` (create) or
 //!   `version = :previous` (replace), and of a step item (`sk = step#NAME`) under
-//!   `attribute_not_exists(pk)`; a failed condition is `ConditionalCheckFailedException`;
+//!   `attribute_not_exists(pk)`, and of an entry (`sk = entry`) under
+//!   `attribute_not_exists(pk) OR expires_ms <= :now` or
+//!   `entry_token = :expected AND expires_ms > :now`; a failed condition is
+//!   `ConditionalCheckFailedException`;
 //! - `GetItem` by `pk` and `sk` (every read is strongly consistent here);
 //! - `Scan` with `FilterExpression: sk = :run`, answered in one page.
 //!
@@ -23,7 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use overtime::store::{RunRecord, RunStore, SqliteStore, StoreError};
+use overtime::store::{Entry, RunRecord, RunStore, SqliteStore, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +40,9 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// The sort key of a run's own item, as the run store writes it.
 const RUN_SK: &str = "run";
+
+/// The sort key of an entry's item, as the run store writes it.
+const ENTRY_SK: &str = "entry";
 
 /// The tables of one `overtime dev`, each a SQLite file.
 #[derive(Debug)]
@@ -299,6 +305,15 @@ fn number(item: &Map<String, Value>, name: &str) -> Result<u64, DynamoError> {
         .ok_or_else(|| DynamoError::validation(format!("{name} must be a whole number (N)")))
 }
 
+/// A signed number attribute: `{"N": "…"}`.
+fn signed(item: &Map<String, Value>, name: &str) -> Result<i64, DynamoError> {
+    item.get(name)
+        .and_then(|v| v.get("N"))
+        .and_then(Value::as_str)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| DynamoError::validation(format!("{name} must be a whole number (N)")))
+}
+
 fn object<'a>(
     req: &'a Map<String, Value>,
     name: &str,
@@ -319,8 +334,10 @@ fn condition_failed() -> DynamoError {
 fn unsupported_write(what: &str) -> DynamoError {
     DynamoError::validation(format!(
         "overtime dev's DynamoDB stores run-store items only: a run (sk = run, with version and \
-         record) written under attribute_not_exists(pk) or version = :previous, or a step \
-         (sk = step#NAME, with value) under attribute_not_exists(pk); this PutItem has {what}"
+         record) written under attribute_not_exists(pk) or version = :previous, a step \
+         (sk = step#NAME, with value) under attribute_not_exists(pk), or an entry (sk = entry) \
+         under attribute_not_exists(pk) OR expires_ms <= :now or \
+         entry_token = :expected AND expires_ms > :now; this PutItem has {what}"
     ))
 }
 
@@ -369,6 +386,8 @@ async fn put_item(store: &SqliteStore, req: &Map<String, Value>) -> Result<Value
             .await
             .map_err(DynamoError::store)?
             == value
+    } else if sk == ENTRY_SK {
+        put_entry(store, req, item, pk, condition.as_deref()).await?
     } else {
         return Err(unsupported_write(&format!("sk {sk:?}")));
     };
@@ -377,6 +396,43 @@ async fn put_item(store: &SqliteStore, req: &Map<String, Value>) -> Result<Value
     } else {
         Err(condition_failed())
     }
+}
+
+async fn put_entry(
+    store: &SqliteStore,
+    req: &Map<String, Value>,
+    item: &Map<String, Value>,
+    key: &str,
+    condition: Option<&str>,
+) -> Result<bool, DynamoError> {
+    let entry = Entry {
+        value: string(item, "entry_value")?.to_owned(),
+        token: string(item, "entry_token")?.to_owned(),
+        expires_ms: signed(item, "expires_ms")?,
+    };
+    let values = object(req, "ExpressionAttributeValues")?;
+    let now = signed(values, ":now")?;
+    let expected = match condition {
+        Some("attribute_not_exists(pk) OR expires_ms <= :now") => None,
+        Some("entry_token = :expected AND expires_ms > :now") => Some(string(values, ":expected")?),
+        Some(other) => return Err(unsupported_write(&format!("the condition {other:?}"))),
+        None => return Err(unsupported_write("no condition")),
+    };
+    store
+        .put_entry(key, &entry, expected, now)
+        .await
+        .map_err(DynamoError::store)
+}
+
+fn entry_item(key: &str, entry: &Entry) -> Value {
+    json!({
+        "pk": { "S": key },
+        "sk": { "S": ENTRY_SK },
+        "entry_value": { "S": entry.value },
+        "entry_token": { "S": entry.token },
+        "expires_ms": { "N": entry.expires_ms.to_string() },
+        "expires_at": { "N": (entry.expires_ms.div_euclid(1000) + 1).to_string() },
+    })
 }
 
 fn run_item(run: &RunRecord) -> Value {
@@ -404,6 +460,13 @@ async fn get_item(store: &SqliteStore, req: &Map<String, Value>) -> Result<Value
             store.step(pk, name).await.map_err(DynamoError::store)?.map(
                 |value| json!({ "pk": { "S": pk }, "sk": { "S": sk }, "value": { "S": value } }),
             )
+        } else if sk == ENTRY_SK {
+            // DynamoDB returns an expired item until TTL deletes it; so does this.
+            store
+                .entry(pk, i64::MIN)
+                .await
+                .map_err(DynamoError::store)?
+                .map(|e| entry_item(pk, &e))
         } else {
             None
         };

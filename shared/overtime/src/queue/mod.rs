@@ -28,7 +28,9 @@ pub(crate) mod message;
 
 mod report;
 
-pub(crate) use batch::{jittered, string_attribute};
+#[cfg(feature = "events")]
+pub(crate) use batch::jittered;
+pub(crate) use batch::string_attribute;
 pub use message::{Message, SendError, Sent};
 pub use report::{SendAllError, SendReport};
 

@@ -2,10 +2,12 @@
 
 use super::Worker;
 use super::backoff::Backoff;
+use super::once;
 use super::settle::DeadLetterKind;
 use super::source::Source;
 use crate::envelope::{ATTR_JOB, DecodeError, RawEnvelope};
 use crate::job::{Delivered, Failure, JobContext, Kind};
+use crate::limits::SQS_MAX_VISIBILITY;
 use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,6 +37,15 @@ impl Delivery {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// How an attempt of a keyed job ended, for its idempotency key.
+#[derive(Debug, Clone, Copy)]
+enum Settled {
+    Succeeded,
+    /// To be retried, or asleep: only this job's next delivery runs it.
+    Waiting,
+    DeadLettered,
 }
 
 /// How a delivery ended.
@@ -248,6 +259,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
             span: span.clone(),
             durable: self.durable(),
         };
+        let held = match self.claim_once(source, d, &env, deadline, attempt).await {
+            Ok(held) => held,
+            Err(disposition) => return disposition,
+        };
         // Decoding the payload and calling `run` can panic too (a custom `Deserialize`, a
         // `run` that panics before its first await): both are caught with the job itself.
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -256,6 +271,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let outcome = match started {
             Ok(Ok(run)) => AssertUnwindSafe(run).catch_unwind().await,
             Ok(Err(err)) => {
+                self.settle_once(held, Settled::DeadLettered).await;
                 let reason = format!("payload does not match job {}: {err}", env.job);
                 return self
                     .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
@@ -265,6 +281,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         };
         let (kind, reason) = match outcome {
             Ok(Ok(())) => {
+                self.settle_once(held, Settled::Succeeded).await;
                 tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
             }
@@ -274,6 +291,17 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 format!("job panicked: {}", panic_message(&*panic)),
             ),
         };
+        let last = match kind {
+            Kind::Failed(Failure::Permanent) => true,
+            Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
+            Kind::Suspended(_) => false,
+        };
+        let settled = if last {
+            Settled::DeadLettered
+        } else {
+            Settled::Waiting
+        };
+        self.settle_once(held, settled).await;
         let backoff = registered.options.backoff.as_ref();
         self.fail_or_exhaust_with(source, d, (attempt, max_attempts), kind, reason, backoff)
             .await
@@ -333,6 +361,60 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 self.retry_later(&source.queue, d, delay).await;
                 Disposition::Failed
             }
+        }
+    }
+
+    /// Claims a keyed job's idempotency key, when the worker has a run store: `Ok(Some)` to
+    /// run holding it, `Ok(None)` to run without one (no key, no store, or a later slice of a
+    /// durable run, which its run record guards), `Err` with how the delivery already ended.
+    async fn claim_once(
+        &self,
+        source: &Source,
+        d: &Delivery,
+        env: &RawEnvelope<'_>,
+        deadline: Option<SystemTime>,
+        attempt: u32,
+    ) -> Result<Option<once::Held>, Disposition> {
+        let (Some(store), Some(key), None) = (&self.store, env.key.as_deref(), &env.run) else {
+            return Ok(None);
+        };
+        match once::claim(&**store, &env.job, key, &env.id, deadline).await {
+            Ok(once::Claim::Run(held)) => Ok(Some(held)),
+            Ok(once::Claim::Duplicate { first }) => {
+                tracing::info!(idempotency_key = key, first_job_id = %first, "a duplicate of a job that already ran with this key; not run again");
+                Err(Disposition::Succeeded)
+            }
+            Ok(once::Claim::InFlight { wait }) => {
+                let wait = wait.clamp(Duration::from_secs(1), SQS_MAX_VISIBILITY);
+                tracing::info!(
+                    idempotency_key = key,
+                    retry_in_s = wait.as_secs(),
+                    "another delivery of this key is running; looking again when its lease ends"
+                );
+                self.retry_later(&source.queue, d, wait).await;
+                Err(Disposition::Failed)
+            }
+            Err(err) => Err(self
+                .fail_or_exhaust(
+                    source,
+                    d,
+                    (attempt, source.max_attempts),
+                    Kind::Failed(Failure::Retry(None)),
+                    format!("could not claim the idempotency key {key:?} in the run store: {err}"),
+                )
+                .await),
+        }
+    }
+
+    /// Ends a claim as the attempt ended.
+    async fn settle_once(&self, held: Option<once::Held>, settled: Settled) {
+        let (Some(held), Some(store)) = (held, &self.store) else {
+            return;
+        };
+        match settled {
+            Settled::Succeeded => held.finish(&**store).await,
+            Settled::Waiting => held.wait(&**store).await,
+            Settled::DeadLettered => held.release(&**store).await,
         }
     }
 

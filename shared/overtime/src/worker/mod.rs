@@ -11,6 +11,7 @@ mod backoff;
 mod dispatch;
 #[cfg(feature = "lambda")]
 mod lambda;
+mod once;
 mod poller;
 mod settle;
 mod source;

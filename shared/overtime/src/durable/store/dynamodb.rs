@@ -1,8 +1,10 @@
-//! The DynamoDB run store: one table keyed by `pk` (the run id) and `sk` (`run`, or
-//! `step#NAME`), conditional writes for create, replace and first-write-wins steps, and
-//! strongly consistent reads.
+//! The DynamoDB run store: one table keyed by `pk` (the run id, or an entry's key) and `sk`
+//! (`run`, `step#NAME`, or `entry`), conditional writes for create, replace, first-write-wins
+//! steps and entries, and strongly consistent reads. Entries carry `expires_at` (seconds), the
+//! table's TTL attribute, so DynamoDB deletes them some time after they expire; until then the
+//! conditions treat an expired entry as absent.
 
-use super::{RunRecord, RunStore, StoreError, decode, encode};
+use super::{Entry, RunRecord, RunStore, StoreError, decode, encode};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
@@ -14,6 +16,12 @@ use std::collections::HashMap;
 
 /// The sort key of a run's own item.
 const RUN_SK: &str = "run";
+/// The sort key of an entry's item.
+const ENTRY_SK: &str = "entry";
+/// The condition of an entry written where the writer read none.
+pub(crate) const ENTRY_CREATE: &str = "attribute_not_exists(pk) OR expires_ms <= :now";
+/// The condition of an entry written over the one the writer read.
+pub(crate) const ENTRY_REPLACE: &str = "entry_token = :expected AND expires_ms > :now";
 
 /// A run store in one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -244,5 +252,62 @@ impl RunStore for DynamoStore {
                     reason: format!("step {name} vanished after a conditional write failed"),
                 })
         })
+    }
+
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        Box::pin(async move {
+            let Some(item) = self.get_item(key, ENTRY_SK).await? else {
+                return Ok(None);
+            };
+            let corrupt = |what: &str| StoreError::Corrupt {
+                id: key.to_owned(),
+                reason: format!("entry without {what}"),
+            };
+            let expires_ms = item
+                .get("expires_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt("expires_ms"))?;
+            let entry = Entry {
+                value: text(&item, "entry_value").ok_or_else(|| corrupt("entry_value"))?,
+                token: text(&item, "entry_token").ok_or_else(|| corrupt("entry_token"))?,
+                expires_ms,
+            };
+            Ok(entry.is_live(now_ms).then_some(entry))
+        })
+    }
+
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let item = HashMap::from([
+            ("pk".to_owned(), s(key)),
+            ("sk".to_owned(), s(ENTRY_SK)),
+            ("entry_value".to_owned(), s(&entry.value)),
+            ("entry_token".to_owned(), s(&entry.token)),
+            ("expires_ms".to_owned(), n(entry.expires_ms)),
+            // The table's TTL attribute is in seconds; round up so it never precedes expires_ms.
+            (
+                "expires_at".to_owned(),
+                n(entry.expires_ms.div_euclid(1000) + 1),
+            ),
+        ]);
+        let mut values = HashMap::from([(":now".to_owned(), n(now_ms))]);
+        let condition = match expected {
+            None => ENTRY_CREATE,
+            Some(token) => {
+                values.insert(":expected".to_owned(), s(token));
+                ENTRY_REPLACE
+            }
+        };
+        Box::pin(self.put_if(item, condition, Some(values)))
     }
 }

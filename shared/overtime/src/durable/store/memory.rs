@@ -1,6 +1,6 @@
 //! A run store in this process's memory: for tests (feature `test-util`), not for production.
 
-use super::{RunRecord, RunStore, StoreError};
+use super::{Entry, RunRecord, RunStore, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -24,6 +24,7 @@ pub struct MemoryStore {
 struct Data {
     runs: HashMap<String, RunRecord>,
     steps: HashMap<(String, String), String>,
+    entries: HashMap<String, Entry>,
 }
 
 impl MemoryStore {
@@ -98,5 +99,39 @@ impl RunStore for MemoryStore {
             .or_insert_with(|| value.to_owned())
             .clone();
         Box::pin(async move { Ok(stored) })
+    }
+
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        let entry = self
+            .data()
+            .entries
+            .get(key)
+            .filter(|e| e.is_live(now_ms))
+            .cloned();
+        Box::pin(async move { Ok(entry) })
+    }
+
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut data = self.data();
+        let current = data.entries.get(key).filter(|e| e.is_live(now_ms));
+        let written = match (current, expected) {
+            (None, None) => true,
+            (Some(current), Some(token)) => current.token == token,
+            _ => false,
+        };
+        if written {
+            data.entries.insert(key.to_owned(), entry.clone());
+        }
+        Box::pin(async move { Ok(written) })
     }
 }

@@ -10,8 +10,11 @@
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+mod entry;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+
+pub use entry::Entry;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStore;
@@ -263,6 +266,24 @@ pub trait RunStore: Send + Sync + 'static {
         name: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<String, StoreError>>;
+
+    /// The entry under `key`, unless there is none or it expired by `now_ms`.
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>>;
+
+    /// Writes `entry` under `key` if the stored one is as the writer read it: with `expected`
+    /// `None`, if there is none or it expired by `now_ms`; with `Some(token)`, if the stored
+    /// entry has that token and has not expired. True if written.
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 impl<T: RunStore + ?Sized> RunStore for Arc<T> {
@@ -292,6 +313,22 @@ impl<T: RunStore + ?Sized> RunStore for Arc<T> {
         value: &'a str,
     ) -> BoxFuture<'a, Result<String, StoreError>> {
         (**self).put_step(run, name, value)
+    }
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        (**self).entry(key, now_ms)
+    }
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        (**self).put_entry(key, entry, expected, now_ms)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The SQLite run store (rusqlite, bundled): one file, WAL, safe to share between the processes
 //! of one host (a worker, `overtime runs`, `overtime dev`).
 
-use super::{RunRecord, RunStore, StoreError, decode, encode};
+use super::{Entry, RunRecord, RunStore, StoreError, decode, encode};
 use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -75,7 +75,12 @@ impl SqliteStore {
                  run TEXT NOT NULL,
                  name TEXT NOT NULL,
                  value TEXT NOT NULL,
-                 PRIMARY KEY (run, name));",
+                 PRIMARY KEY (run, name));
+             CREATE TABLE IF NOT EXISTS overtime_entries (
+                 key TEXT PRIMARY KEY,
+                 value TEXT NOT NULL,
+                 token TEXT NOT NULL,
+                 expires_ms INTEGER NOT NULL);",
         )
         .map_err(unavailable)?;
         Ok(SqliteStore {
@@ -204,6 +209,59 @@ impl RunStore for SqliteStore {
                 |row| row.get(0),
             )
             .map_err(unavailable)
+        })
+    }
+
+    fn entry<'a>(
+        &'a self,
+        key: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Entry>, StoreError>> {
+        let key = key.to_owned();
+        self.call(move |c| {
+            c.query_row(
+                "SELECT value, token, expires_ms FROM overtime_entries
+                 WHERE key = ?1 AND expires_ms > ?2",
+                params![key, now_ms],
+                |row| {
+                    Ok(Entry {
+                        value: row.get(0)?,
+                        token: row.get(1)?,
+                        expires_ms: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+    }
+
+    fn put_entry<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Entry,
+        expected: Option<&'a str>,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (key, entry, expected) = (key.to_owned(), entry.clone(), expected.map(str::to_owned));
+        self.call(move |c| {
+            let n = match expected {
+                // Absent, or expired: an expired entry is overwritten in place.
+                None => c.execute(
+                    "INSERT INTO overtime_entries (key, value, token, expires_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, token = excluded.token,
+                         expires_ms = excluded.expires_ms
+                     WHERE overtime_entries.expires_ms <= ?5",
+                    params![key, entry.value, entry.token, entry.expires_ms, now_ms],
+                ),
+                Some(token) => c.execute(
+                    "UPDATE overtime_entries SET value = ?2, token = ?3, expires_ms = ?4
+                     WHERE key = ?1 AND token = ?5 AND expires_ms > ?6",
+                    params![key, entry.value, entry.token, entry.expires_ms, token, now_ms],
+                ),
+            }
+            .map_err(unavailable)?;
+            Ok(n == 1)
         })
     }
 }
