@@ -184,7 +184,9 @@ impl Message {
     }
 
     /// An idempotency key: carried to the job (`JobContext::idempotency_key`), and the
-    /// deduplication id on FIFO queues (hashed if SQS would not take it as is).
+    /// deduplication id on FIFO queues (hashed if SQS would not take it as is). With a run
+    /// store, the worker runs the job once per job name and key for 24 hours: another send with
+    /// the key succeeds without running, while the first one's retries still run.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
         self
