@@ -161,3 +161,41 @@ async fn a_bus_that_does_not_exist_fails_each_event_with_eventbridge_s_code() {
     assert!(!err.is_transient(), "{err}");
     assert!(err.to_string().contains("PutEvents"), "{err}");
 }
+
+#[tokio::test]
+async fn overtime_events_send_puts_one_event_on_the_bus_and_refuses_bad_json() {
+    let sqs = moto_sqs().await;
+    let client = eventbridge(&sqs).await;
+    let (bus, queue) = bus_to_queue(&sqs, &client, "order.paid").await;
+    let overtime = |args: &[&str]| {
+        std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
+            .args(args)
+            .envs(sqs.env())
+            .env("OVERTIME_EVENT_BUS", &bus)
+            .output()
+            .expect("run overtime")
+    };
+    let out = overtime(&[
+        "events",
+        "send",
+        "order.paid",
+        r#"{"order":42}"#,
+        "--id",
+        "order-42",
+    ]);
+    let said = overtime_tests::output_text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("event id order-42"), "{said}");
+    let received = sqs.receive_n(&queue, 1).await;
+    let event: serde_json::Value =
+        serde_json::from_str(received[0].body().unwrap_or_default()).expect("an event");
+    assert_eq!(
+        event["detail"],
+        serde_json::json!({"id": "order-42", "data": {"order": 42}})
+    );
+
+    let out = overtime(&["events", "send", "order.paid", "{not json"]);
+    let said = overtime_tests::output_text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("the payload is not JSON"), "{said}");
+}

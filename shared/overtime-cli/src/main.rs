@@ -4,6 +4,7 @@
 //! (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`).
 
 mod dlq;
+mod events;
 mod infra;
 mod runs;
 mod schedules;
@@ -106,6 +107,28 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Send events to the project's event bus.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Send one event: every job listening to NAME runs with JSON as its payload.
+    Send {
+        /// The event's name (`user.signed_up`).
+        name: String,
+        /// Its payload, as JSON.
+        json: String,
+        /// Its id, the listeners' idempotency key (default: a new UUID).
+        #[arg(long)]
+        id: Option<String>,
+        /// The bus: its name or ARN (default: $OVERTIME_EVENT_BUS).
+        #[arg(long)]
+        bus: Option<String>,
     },
 }
 
@@ -239,6 +262,8 @@ enum CliError {
     Drift(String),
     #[error(transparent)]
     Dev(#[from] overtime_dev::dev::DevError),
+    #[error(transparent)]
+    Events(#[from] events::EventsError),
 }
 
 fn main() -> ExitCode {
@@ -332,6 +357,17 @@ async fn run(cli: Cli) -> ExitCode {
             let client = overtime::queue::sqs_client_from_env().await;
             send(&client, &queue, &json).await
         }
+        Command::Events {
+            command:
+                EventsCommand::Send {
+                    name,
+                    json,
+                    id,
+                    bus,
+                },
+        } => events::send(&name, &json, id, bus)
+            .await
+            .map_err(CliError::from),
         Command::Dlq { command } => {
             let client = overtime::queue::sqs_client_from_env().await;
             match command {
