@@ -3,6 +3,7 @@
 #![deny(clippy::all)]
 #![warn(missing_docs)]
 
+mod batching;
 #[cfg(feature = "config")]
 pub mod config;
 pub mod cron;

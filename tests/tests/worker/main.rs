@@ -75,3 +75,32 @@ fn payload_id(m: &aws_sdk_sqs::types::Message) -> String {
         serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
     v["payload"]["id"].as_str().unwrap_or_default().to_owned()
 }
+
+/// A poller running in the background until [`stop`](Self::stop)ped.
+struct Polling {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), overtime::worker::PollerError>>,
+}
+
+impl Polling {
+    /// Starts `w` polling `queue`.
+    fn start(w: overtime::Worker<Ledger>, queue: Queue) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(w.poll(
+            queue,
+            Stop::when(async move {
+                let _ = stopped.await;
+            }),
+        ));
+        Self { stop, task }
+    }
+
+    /// Stops it, asserting that it stops cleanly.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("joined")
+            .expect("the poller stops cleanly");
+    }
+}

@@ -31,13 +31,7 @@ async fn a_fan_out_sent_twice_runs_each_keyed_job_once_and_retries_still_run() {
     let w = worker(ledger.clone())
         .store(store)
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(w.poll(
-        queue.clone(),
-        Stop::when(async move {
-            let _ = stop_rx.await;
-        }),
-    ));
+    let poller = Polling::start(w, queue.clone());
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         let ran_all = ids.iter().all(|id| {
@@ -54,11 +48,7 @@ async fn a_fan_out_sent_twice_runs_each_keyed_job_once_and_retries_still_run() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = stop_tx.send(());
-    poller
-        .await
-        .expect("joined")
-        .expect("the poller stops cleanly");
+    poller.stop().await;
 
     let lines = ledger.lines();
     for id in &ids {

@@ -40,13 +40,7 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
     let ledger = Ledger::default();
     let w = worker(ledger.clone())
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(w.poll(
-        queue.clone(),
-        Stop::when(async move {
-            let _ = stop_rx.await;
-        }),
-    ));
+    let poller = Polling::start(w, queue.clone());
     let start = Instant::now();
     let mut lines = Vec::new();
     while start.elapsed() < Duration::from_secs(40) {
@@ -64,11 +58,7 @@ async fn the_poller_runs_each_job_once_retries_and_hops_long_delays() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = stop_tx.send(());
-    poller
-        .await
-        .expect("joined")
-        .expect("the poller stops cleanly");
+    poller.stop().await;
 
     // moto's ReceiveMessage takes no lock, so two concurrent receives can both hand out one
     // message (standard SQS may too: at-least-once). Such a copy shows the same receive count in
@@ -210,13 +200,7 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
     // Two receive loops: without the heartbeat the second would pick the job up again at 4 s
     // and finish it at 14 s; the heartbeat (every 2 s) keeps it hidden.
     let w = worker(ledger.clone()).concurrency(20);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let poller = tokio::spawn(w.poll(
-        queue,
-        Stop::when(async move {
-            let _ = stop_rx.await;
-        }),
-    ));
+    let poller = Polling::start(w, queue);
     let start = Instant::now();
     while !ledger.lines().iter().any(|l| l.starts_with("record long"))
         && start.elapsed() < Duration::from_secs(30)
@@ -225,8 +209,7 @@ async fn a_job_longer_than_the_visibility_timeout_runs_once() {
     }
     // Past the point where a second delivery would have finished too.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let _ = stop_tx.send(());
-    poller.await.expect("joined").expect("clean stop");
+    poller.stop().await;
     let lines = ledger.lines();
     assert_eq!(
         lines

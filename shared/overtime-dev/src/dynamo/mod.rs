@@ -296,17 +296,8 @@ fn string<'a>(item: &'a Map<String, Value>, name: &str) -> Result<&'a str, Dynam
         .ok_or_else(|| DynamoError::validation(format!("{name} must be a string attribute (S)")))
 }
 
-/// A number attribute: `{"N": "…"}`.
-fn number(item: &Map<String, Value>, name: &str) -> Result<u64, DynamoError> {
-    item.get(name)
-        .and_then(|v| v.get("N"))
-        .and_then(Value::as_str)
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| DynamoError::validation(format!("{name} must be a whole number (N)")))
-}
-
-/// A signed number attribute: `{"N": "…"}`.
-fn signed(item: &Map<String, Value>, name: &str) -> Result<i64, DynamoError> {
+/// A whole-number attribute: `{"N": "…"}`.
+fn number<T: std::str::FromStr>(item: &Map<String, Value>, name: &str) -> Result<T, DynamoError> {
     item.get(name)
         .and_then(|v| v.get("N"))
         .and_then(Value::as_str)
@@ -352,7 +343,7 @@ async fn put_item(store: &SqliteStore, req: &Map<String, Value>) -> Result<Value
     let written = if sk == RUN_SK {
         let record: RunRecord = serde_json::from_str(string(item, "record")?)
             .map_err(|e| DynamoError::validation(format!("record is not a run record: {e}")))?;
-        if record.id() != pk || number(item, "version")? != record.version() {
+        if record.id() != pk || number::<u64>(item, "version")? != record.version() {
             return Err(DynamoError::validation(
                 "pk and version must be the record's own id and version",
             ));
@@ -361,7 +352,7 @@ async fn put_item(store: &SqliteStore, req: &Map<String, Value>) -> Result<Value
             Some("attribute_not_exists(pk)") => store.create(&record).await,
             Some("version = :previous") => {
                 let values = object(req, "ExpressionAttributeValues")?;
-                if number(values, ":previous")? + 1 != record.version() {
+                if number::<u64>(values, ":previous")? + 1 != record.version() {
                     return Err(DynamoError::validation(
                         ":previous must be one below the record's version",
                     ));
@@ -408,10 +399,10 @@ async fn put_entry(
     let entry = Entry {
         value: string(item, "entry_value")?.to_owned(),
         token: string(item, "entry_token")?.to_owned(),
-        expires_ms: signed(item, "expires_ms")?,
+        expires_ms: number(item, "expires_ms")?,
     };
     let values = object(req, "ExpressionAttributeValues")?;
-    let now = signed(values, ":now")?;
+    let now = number(values, ":now")?;
     let expected = match condition {
         Some("attribute_not_exists(pk) OR expires_ms <= :now") => None,
         Some("entry_token = :expected AND expires_ms > :now") => Some(string(values, ":expected")?),

@@ -5,17 +5,11 @@ use super::SOURCE;
 use super::bus::EventBus;
 use super::error::{EventsError, PublishError};
 use super::event::{OutgoingEvent, Prepared, Published};
+use crate::batching::{self, ENTRY_ATTEMPTS};
 use crate::limits::{EVENTBRIDGE_MAX_PUT_BYTES, EVENTBRIDGE_MAX_PUT_ENTRIES};
-use crate::queue::jittered;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures_util::StreamExt;
-use std::time::Duration;
 use tracing::Instrument;
-
-/// Attempts per entry, the first included, before a transient failure is returned.
-const ENTRY_ATTEMPTS: u32 = 4;
-/// First pause before retrying failed entries; doubles each time, with jitter.
-const ENTRY_BACKOFF: Duration = Duration::from_millis(50);
 
 type Outcome = Result<Published, PublishError>;
 
@@ -49,23 +43,12 @@ pub(super) async fn send(bus: &EventBus, events: Vec<OutgoingEvent>) -> Vec<Outc
 
 /// Packs events, in order, into calls of at most 10 entries and 256 KiB.
 fn pack(ready: Vec<(usize, Prepared)>) -> Vec<Vec<(usize, Prepared)>> {
-    let mut chunks: Vec<Vec<(usize, Prepared)>> = Vec::new();
-    let mut bytes = 0;
-    for item in ready {
-        let fits = chunks.last().is_some_and(|c| {
-            c.len() < EVENTBRIDGE_MAX_PUT_ENTRIES
-                && bytes + item.1.size <= EVENTBRIDGE_MAX_PUT_BYTES
-        });
-        if !fits {
-            chunks.push(Vec::with_capacity(EVENTBRIDGE_MAX_PUT_ENTRIES));
-            bytes = 0;
-        }
-        bytes += item.1.size;
-        if let Some(c) = chunks.last_mut() {
-            c.push(item);
-        }
-    }
-    chunks
+    batching::pack(
+        ready,
+        EVENTBRIDGE_MAX_PUT_ENTRIES,
+        EVENTBRIDGE_MAX_PUT_BYTES,
+        |p| p.size,
+    )
 }
 
 /// Sends one call's entries. A whole call that fails transiently is retried; so are entries
@@ -144,7 +127,7 @@ async fn send_chunk(bus: &EventBus, mut pending: Vec<(usize, Prepared)>) -> Vec<
                 );
             }
         }
-        tokio::time::sleep(jittered(ENTRY_BACKOFF * 2u32.pow(attempt - 1))).await;
+        tokio::time::sleep(batching::retry_pause(attempt)).await;
     }
     done.extend(pending.into_iter().map(|(i, _)| {
         (

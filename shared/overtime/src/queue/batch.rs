@@ -9,6 +9,7 @@
 
 use super::message::{Prepared, SendError, Sent};
 use super::{Backend, Message, Queue};
+use crate::batching::{self, ENTRY_ATTEMPTS};
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES};
 use aws_sdk_sqs::Client;
@@ -16,12 +17,6 @@ use aws_sdk_sqs::error::BuildError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
-
-/// Attempts per entry, the first included, before a transient failure is returned.
-const ENTRY_ATTEMPTS: u32 = 4;
-/// First pause before retrying failed entries; doubles each time, with jitter.
-const ENTRY_BACKOFF: Duration = Duration::from_millis(50);
 
 type Outcome = Result<Sent, SendError>;
 
@@ -127,22 +122,9 @@ async fn send_fifo(
 
 /// Packs messages, in order, into batches of at most 10 entries and 1 MiB.
 fn pack(ready: Vec<(usize, Prepared)>) -> Vec<Vec<(usize, Prepared)>> {
-    let mut chunks: Vec<Vec<(usize, Prepared)>> = Vec::new();
-    let mut bytes = 0;
-    for item in ready {
-        let fits = chunks.last().is_some_and(|c| {
-            c.len() < SQS_MAX_BATCH_ENTRIES && bytes + item.1.size <= SQS_MAX_BATCH_BYTES
-        });
-        if !fits {
-            chunks.push(Vec::with_capacity(SQS_MAX_BATCH_ENTRIES));
-            bytes = 0;
-        }
-        bytes += item.1.size;
-        if let Some(c) = chunks.last_mut() {
-            c.push(item);
-        }
-    }
-    chunks
+    batching::pack(ready, SQS_MAX_BATCH_ENTRIES, SQS_MAX_BATCH_BYTES, |p| {
+        p.size
+    })
 }
 
 /// Sends one batch. Whole-call failures are retried when transient; so are failed entries,
@@ -217,7 +199,7 @@ async fn send_chunk(
                 );
             }
         }
-        tokio::time::sleep(jittered(ENTRY_BACKOFF * 2u32.pow(attempt - 1))).await;
+        tokio::time::sleep(batching::retry_pause(attempt)).await;
     }
     done.extend(pending.into_iter().map(|(i, _)| {
         (
@@ -254,11 +236,6 @@ pub(crate) fn string_attribute(value: &str) -> Result<MessageAttributeValue, Bui
         .data_type("String")
         .string_value(value)
         .build()
-}
-
-/// `base` scaled by a random factor in [0.5, 1.5).
-pub(crate) fn jittered(base: Duration) -> Duration {
-    base.mul_f64(0.5 + fastrand::f64())
 }
 
 #[cfg(test)]

@@ -28,8 +28,6 @@ pub(crate) mod message;
 
 mod report;
 
-#[cfg(feature = "events")]
-pub(crate) use batch::jittered;
 pub(crate) use batch::string_attribute;
 pub use message::{Message, SendError, Sent};
 pub use report::{SendAllError, SendReport};

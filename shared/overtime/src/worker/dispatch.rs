@@ -41,7 +41,7 @@ impl Delivery {
 
 /// How an attempt of a keyed job ended, for its idempotency key.
 #[derive(Debug, Clone, Copy)]
-enum Settled {
+enum KeyOutcome {
     Succeeded,
     /// To be retried, or asleep: only this job's next delivery runs it.
     Waiting,
@@ -271,7 +271,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let outcome = match started {
             Ok(Ok(run)) => AssertUnwindSafe(run).catch_unwind().await,
             Ok(Err(err)) => {
-                self.settle_once(held, Settled::DeadLettered).await;
+                self.settle_once(held, KeyOutcome::DeadLettered).await;
                 let reason = format!("payload does not match job {}: {err}", env.job);
                 return self
                     .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
@@ -281,7 +281,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         };
         let (kind, reason) = match outcome {
             Ok(Ok(())) => {
-                self.settle_once(held, Settled::Succeeded).await;
+                self.settle_once(held, KeyOutcome::Succeeded).await;
                 tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
             }
@@ -296,12 +296,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
             Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
             Kind::Suspended(_) => false,
         };
-        let settled = if last {
-            Settled::DeadLettered
+        let key_outcome = if last {
+            KeyOutcome::DeadLettered
         } else {
-            Settled::Waiting
+            KeyOutcome::Waiting
         };
-        self.settle_once(held, settled).await;
+        self.settle_once(held, key_outcome).await;
         let backoff = registered.options.backoff.as_ref();
         self.fail_or_exhaust_with(source, d, (attempt, max_attempts), kind, reason, backoff)
             .await
@@ -407,14 +407,14 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Ends a claim as the attempt ended.
-    async fn settle_once(&self, held: Option<once::Held>, settled: Settled) {
+    async fn settle_once(&self, held: Option<once::Held>, outcome: KeyOutcome) {
         let (Some(held), Some(store)) = (held, &self.store) else {
             return;
         };
-        match settled {
-            Settled::Succeeded => held.finish(&**store).await,
-            Settled::Waiting => held.wait(&**store).await,
-            Settled::DeadLettered => held.release(&**store).await,
+        match outcome {
+            KeyOutcome::Succeeded => held.finish(&**store).await,
+            KeyOutcome::Waiting => held.wait(&**store).await,
+            KeyOutcome::DeadLettered => held.release(&**store).await,
         }
     }
 

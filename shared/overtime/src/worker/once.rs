@@ -64,11 +64,15 @@ pub(crate) async fn claim(
     let key = entry_key(job, key);
     for _ in 0..CLAIM_ATTEMPTS {
         let now = now_ms();
-        let current = store.entry(&key, now).await?;
-        let mut expected = None;
-        if let Some(current) = &current {
+        let lease = Entry::new(format!("running {job_id}"), now + lease_ms(now, deadline));
+        // The first delivery of a key is by far the most common: write first, read only when
+        // an entry is there (one store call, not two, per keyed job).
+        if !store.put_entry(&key, &lease, None, now).await? {
+            let Some(current) = store.entry(&key, now).await? else {
+                continue; // it expired in between
+            };
             let (state, holder) = current.value.split_once(' ').unwrap_or(("", ""));
-            match state {
+            let expected = match state {
                 "running" | "waiting" | "done" if holder != job_id || state == "done" => {
                     return Ok(Claim::Duplicate {
                         first: holder.to_owned(),
@@ -84,17 +88,17 @@ pub(crate) async fn claim(
                 }
                 // Its own retry or wake-up ("waiting ID"), or an entry this version does not
                 // know: taken over by token.
-                _ => expected = Some(current.token.as_str()),
+                _ => current.token,
+            };
+            if !store.put_entry(&key, &lease, Some(&expected), now).await? {
+                continue;
             }
         }
-        let lease = Entry::new(format!("running {job_id}"), now + lease_ms(now, deadline));
-        if store.put_entry(&key, &lease, expected, now).await? {
-            return Ok(Claim::Run(Held {
-                key,
-                token: lease.token,
-                job_id: job_id.to_owned(),
-            }));
-        }
+        return Ok(Claim::Run(Held {
+            key,
+            token: lease.token,
+            job_id: job_id.to_owned(),
+        }));
     }
     Err(StoreError::Unavailable(format!(
         "idempotency key {key} kept changing; try again"
