@@ -143,13 +143,15 @@ fn cfn_lint_catches_errors_inside_sam_events() {
 }
 
 /// Every kind of thing the declaration can say, rendered and linted: a FIFO queue consumed by a
-/// function that sends nowhere, a schedule that targets a queue, a disabled one, a function URL.
+/// function that sends nowhere, a schedule that targets a queue, a disabled one, a function URL,
+/// a function that sends events, listeners with and without filters, one on the FIFO queue.
 const RICH: &str = r#"
 [project]
 name = "shop"
 
 [functions.api]
 url = true
+events = true
 queues = { ORDERS_URL = "orders", JOBS_URL = "jobs" }
 environment = { MODE = "live", ON = "yes" }
 
@@ -189,6 +191,28 @@ payload = { kind = "daily" }
 expression = "rate(5 minutes)"
 function = "api"
 enabled = false
+
+[events."order.placed"]
+fields = ["total", "coupon", "address.country"]
+
+[[listeners]]
+event = "order.placed"
+job = "fulfil"
+queue = "orders"
+
+[[listeners]]
+name = "big-order-alert"
+event = "order.placed"
+job = "alert"
+queue = "jobs"
+filter = '{"total": [{"numeric": [">=", 1000.5]}], "coupon": [null], "address": {"country": [{"anything-but": ["FR", "DE"]}]}}'
+
+[[listeners]]
+event = "user.signed_up"
+job = "welcome.email"
+name = "welcome"
+queue = "jobs"
+filter = { plan = [{ prefix = "pro" }] }
 "#;
 
 #[test]
@@ -234,6 +258,21 @@ fn a_rich_declaration_renders_a_template_cfn_lint_accepts() {
         );
         assert!(template.contains("RoleName: \"shop-scheduler\""));
         assert!(template.contains("QueueName: \"shop-schedules-dlq\""));
+        // Events: the bus, three rules, their dead-letter queue, a policy per target queue.
+        assert!(template.contains("Name: \"shop-events\""), "{template}");
+        assert_eq!(template.matches("Type: \"AWS::Events::Rule\"").count(), 3);
+        assert_eq!(
+            template.matches("Type: \"AWS::SQS::QueuePolicy\"").count(),
+            3
+        );
+        assert!(template.contains("Name: \"shop-big-order-alert\""));
+        assert!(template.contains(r#"{"detail":{"data":{"address":{"country":[{"anything-but":["FR","DE"]}]},"coupon":[null],"total":[{"numeric":[">=",1000.5]}]}},"detail-type":["order.placed"],"source":["overtime"]}"#), "{template}");
+        assert!(
+            template.contains(r#"MessageGroupId: "fulfil""#),
+            "a FIFO target needs a group: {template}"
+        );
+        assert!(template.contains(r#""events:PutEvents""#));
+        assert!(template.contains("OVERTIME_EVENT_BUS:"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

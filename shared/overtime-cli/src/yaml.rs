@@ -9,6 +9,8 @@ pub(crate) enum Node {
     Bool(bool),
     List(Vec<Node>),
     Map(Vec<(String, Node)>),
+    /// Written as JSON, a YAML flow node: an event pattern reads as EventBridge spells it.
+    Json(serde_json::Value),
 }
 
 impl Node {
@@ -56,6 +58,7 @@ fn scalar(node: &Node) -> Option<String> {
         Node::Bool(b) => Some(b.to_string()),
         Node::List(l) if l.is_empty() => Some("[]".to_owned()),
         Node::Map(m) if m.is_empty() => Some("{}".to_owned()),
+        Node::Json(v) => Some(v.to_string()),
         _ => None,
     }
 }
@@ -132,10 +135,11 @@ mod tests {
             ),
             ("Empty", Node::List(vec![])),
             ("ON", Node::Bool(true)),
+            ("Pattern", Node::Json(serde_json::json!({"n": [null, 1.5]}))),
         ]);
         assert_eq!(
             to_string(&doc),
-            "Mode: \"OFF\"\nCount: 3\nArns:\n  - Fn::GetAtt:\n      - \"Queue\"\n      - \"Arn\"\nStatement:\n  - Effect: \"Allow\"\n    Action:\n      - \"sqs:SendMessage\"\nEmpty: []\n\"ON\": true\n"
+            "Mode: \"OFF\"\nCount: 3\nArns:\n  - Fn::GetAtt:\n      - \"Queue\"\n      - \"Arn\"\nStatement:\n  - Effect: \"Allow\"\n    Action:\n      - \"sqs:SendMessage\"\nEmpty: []\n\"ON\": true\nPattern: {\"n\":[null,1.5]}\n"
         );
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`sqs`]: an SQS-compatible endpoint (AWS JSON 1.0) stored in SQLite, durable across
 //!   kill -9.
+//! - [`events`]: an EventBridge-compatible endpoint (buses, rules, targets, PutEvents) on the
+//!   same address, delivering to the local queues and functions.
 //! - [`dynamo`]: the DynamoDB calls of the run store, on the same endpoint, so functions use
 //!   `dynamodb:TABLE` here as on AWS.
 //! - [`runtime`]: the Lambda runtime API; each function instance is a real process with the
@@ -18,6 +20,7 @@ pub mod build;
 pub mod dashboard;
 pub mod dev;
 pub mod dynamo;
+pub mod events;
 pub mod guard;
 pub mod log;
 pub mod mapping;

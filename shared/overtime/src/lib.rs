@@ -11,7 +11,7 @@ mod durable;
 pub mod env;
 pub mod envelope;
 mod error;
-#[cfg(feature = "events")]
+#[cfg(any(feature = "events", feature = "event-patterns"))]
 pub mod events;
 pub mod http;
 mod job;

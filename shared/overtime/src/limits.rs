@@ -98,6 +98,26 @@ pub const EVENTBRIDGE_MAX_PUT_BYTES: usize = 262_144;
 /// Source: Amazon EventBridge API reference, `PutEventsRequestEntry`.
 pub const EVENTBRIDGE_MAX_DETAIL_TYPE_CHARS: usize = 128;
 
+/// Longest event pattern of a rule, in characters (the default quota; AWS raises it to 4096 on
+/// request, which a local check cannot know about).
+/// Source: Amazon EventBridge user guide, "Amazon EventBridge quotas" (`Event pattern size`,
+/// quota code L-664C5505).
+pub const EVENTBRIDGE_MAX_PATTERN_CHARS: usize = 2048;
+
+/// Most combinations an event pattern may expand to once every `$or` is multiplied out (an `$or`
+/// adds its branches' combinations, sibling `$or`s and nested fields multiply).
+/// Source: Amazon EventBridge user guide, "Content filtering in Amazon EventBridge event
+/// patterns" (`$or` matching: a pattern with too many combinations is refused with
+/// `InvalidEventPatternException`). The figure 1000 and the way of counting are as we read the
+/// guide and should be checked against a `PutRule` when the page changes.
+pub const EVENTBRIDGE_MAX_PATTERN_COMBINATIONS: u64 = 1000;
+
+/// The numbers a `numeric` operand in an event pattern may take: -5.0e9 to
+/// +5.0e9 inclusive (with 15 digits of precision, six of them after the decimal point).
+/// Source: Amazon EventBridge user guide, "Content filtering in Amazon EventBridge event
+/// patterns" (Numeric matching).
+pub const EVENTBRIDGE_PATTERN_NUMBER_RANGE: RangeInclusive<f64> = -5.0e9..=5.0e9;
+
 // ---- AWS Lambda ----
 
 /// Longest run of a Lambda function, in seconds (15 minutes).
@@ -158,6 +178,24 @@ pub const MAPPING_BATCHING_WINDOW_MAX_SECS: u32 = 300;
 /// A mapping's maximum concurrency (`ScalingConfig.MaximumConcurrency`).
 /// Source: AWS Lambda API reference, `ScalingConfig`.
 pub const MAPPING_MAX_CONCURRENCY: RangeInclusive<u32> = 2..=1000;
+
+// ---- Amazon EventBridge rules and targets ----
+
+/// Longest rule name (letters, digits, `.`, `-`, `_`).
+/// Source: Amazon EventBridge API reference, `PutRule` (`Name`).
+pub const EVENTBRIDGE_MAX_RULE_NAME_CHARS: usize = 64;
+
+/// Most targets of one rule.
+/// Source: Amazon EventBridge quotas, "Targets per rule".
+pub const EVENTBRIDGE_MAX_TARGETS_PER_RULE: usize = 5;
+
+/// Most retries of a delivery to a target (`RetryPolicy.MaximumRetryAttempts`, 0-185).
+/// Source: Amazon EventBridge API reference, `RetryPolicy`.
+pub const EVENTBRIDGE_MAX_RETRY_ATTEMPTS: u32 = 185;
+
+/// Longest a delivery to a target is retried, in seconds (`RetryPolicy.MaximumEventAgeInSeconds`, 60-86400).
+/// Source: Amazon EventBridge API reference, `RetryPolicy`.
+pub const EVENTBRIDGE_MAX_EVENT_AGE_SECS: u32 = 86_400;
 
 // ---- Vercel ----
 

@@ -16,6 +16,7 @@ mod start;
 pub use load::{Vercel, load, route_binary};
 
 use crate::dynamo::Tables;
+use crate::events::Events;
 use crate::log::Log;
 use crate::runtime::Function;
 use crate::scheduler::Scheduler;
@@ -94,6 +95,9 @@ pub enum DevError {
     /// The run store could not be opened.
     #[error("the run store {0}")]
     RunStore(String),
+    /// The EventBridge endpoint's state could not be opened, or the listeners set up.
+    #[error("events: {0}")]
+    Events(#[from] crate::events::EventsError),
     /// Neither file exists.
     #[error(
         "no {DECLARATION} or {VERCEL_JSON} in {0}: run overtime dev in a project, or pass --root"
@@ -140,6 +144,8 @@ pub struct Topology {
     pub run_store: Option<RunStoreHandle>,
     /// The mappings, as (queue, function).
     pub mappings: Vec<(String, String)>,
+    /// The EventBridge endpoint.
+    pub events: Option<crate::events::Events>,
 }
 
 /// Runs until ctrl-c or SIGTERM.
@@ -168,7 +174,7 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
         opts.state.join("tables"),
         [(RUN_TABLE.to_owned(), opts.state.join("runs.db"))],
     ));
-    let topology = match loaded {
+    let topology = match &loaded {
         None => Topology {
             sqs: sqs.clone(),
             functions: BTreeMap::new(),
@@ -177,6 +183,7 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
             log: log.clone(),
             run_store: None,
             mappings: Vec::new(),
+            events: None,
         },
         Some((declaration, vercel)) => {
             start::start(
@@ -190,12 +197,25 @@ pub async fn run(opts: DevOptions) -> Result<(), DevError> {
             .await?
         }
     };
-    let topology = Arc::new(topology);
+    let events = Events::open(&opts.state.join("events.json"), sqs.clone())?
+        .with_functions(&topology.functions);
+    if let Some((Some(declaration), _)) = &loaded {
+        events.declare(declaration)?;
+    }
+    tokio::spawn(events.clone().run_invocations(opts.lambda_retry_delay));
+    let topology = Arc::new(Topology {
+        events: Some(events.clone()),
+        ..topology
+    });
     banner::print_banner(&opts, &base, &topology).await;
     let app = sqs::router(sqs)
         .layer(axum::middleware::from_fn_with_state(
             tables,
             crate::dynamo::intercept,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            events,
+            crate::events::intercept,
         ))
         .merge(crate::dashboard::router(topology.clone()))
         .layer(axum::middleware::from_fn(crate::guard::loopback_only));

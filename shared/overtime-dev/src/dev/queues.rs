@@ -49,6 +49,13 @@ pub(super) async fn declare(
         let url = ensure_queue(sqs, &name, attrs).await?;
         queue_urls.insert(q.name.clone(), url);
     }
+    if !d.listeners.is_empty() {
+        let dlq_attrs = BTreeMap::from([(
+            "MessageRetentionPeriod".to_string(),
+            DEAD_LETTER_RETENTION_SECS.to_string(),
+        )]);
+        ensure_queue(sqs, &crate::events::dead_letter_queue(d), dlq_attrs).await?;
+    }
     Ok(queue_urls)
 }
 

@@ -107,6 +107,7 @@ pub(super) async fn start(
             false => None,
         },
         mappings,
+        events: None,
     })
 }
 
@@ -154,6 +155,10 @@ fn base_env(sqs: &Sqs) -> Vec<(String, String)> {
             "AWS_ENDPOINT_URL_DYNAMODB".to_string(),
             sqs.base_url().to_string(),
         ),
+        (
+            "AWS_ENDPOINT_URL_EVENTBRIDGE".to_string(),
+            sqs.base_url().to_string(),
+        ),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
     ]
 }
@@ -185,6 +190,9 @@ impl Start<'_> {
                 if let Some(url) = queue_urls.get(queue) {
                     env.push((var.clone(), url.clone()));
                 }
+            }
+            if f.events {
+                env.push((overtime::env::EVENT_BUS.into(), d.bus_name()));
             }
             if f.runs {
                 functions.any_runs = true;

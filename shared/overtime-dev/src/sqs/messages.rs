@@ -36,6 +36,41 @@ impl Sqs {
         Ok(results)
     }
 
+    /// Sends to several queues at once, atomically and durably: every message is in its queue
+    /// or none is (one commit), then answers. A queue that does not exist fails the whole
+    /// call; an entry SQS refuses fails only itself. EventBridge's PutEvents uses it, so an
+    /// acknowledged event has reached every matching queue.
+    pub async fn send_many(
+        &self,
+        batches: Vec<(String, Vec<SendEntry>)>,
+    ) -> Result<Vec<Vec<Result<Sent, SqsError>>>, SqsError> {
+        let prepared: Vec<(String, Vec<Result<ops::Prepared, SqsError>>)> = batches
+            .into_iter()
+            .map(|(name, entries)| (name, entries.into_iter().map(ops::prepare).collect()))
+            .collect();
+        let names: Vec<String> = prepared.iter().map(|(n, _)| n.clone()).collect();
+        let results = self
+            .durably(|st| {
+                for (name, _) in &prepared {
+                    st.queue(name)?;
+                }
+                Ok(prepared
+                    .into_iter()
+                    .map(|(name, entries)| {
+                        entries
+                            .into_iter()
+                            .map(|p| p.and_then(|p| ops::insert(st, &name, p)))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        for name in &names {
+            self.wake(name);
+        }
+        Ok(results)
+    }
+
     /// ReceiveMessage, long-polling up to `wait` for a first message.
     pub async fn receive(
         &self,

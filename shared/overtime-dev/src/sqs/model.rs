@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// A message attribute value (`DataType` String, Number or Binary, with an optional
 /// `.custom` suffix).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttributeValue {
     /// `String`, `Number`, `Binary`, optionally `.suffix`.

@@ -37,8 +37,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use declaration::{
-    Architecture, Declaration, Function, Mapping, Project, QueueDecl, ScheduleDecl, ScheduleDeploy,
-    Target, logical_id,
+    Architecture, Declaration, EventDecl, Function, LISTENER_INPUT_PATHS, Listener, Mapping,
+    Project, QueueDecl, ScheduleDecl, ScheduleDeploy, Target, logical_id,
 };
 pub use vercel::{VercelConfig, VercelCron};
 

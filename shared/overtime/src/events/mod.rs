@@ -10,7 +10,9 @@
 //! On the bus an event is an EventBridge entry with `Source` [`SOURCE`], `DetailType` the
 //! event's name, and `Detail` `{"id": "<event id>", "data": <payload>}`.
 //!
-//! ```no_run
+// The example needs `EventBus`, which only the `events` feature compiles.
+#![cfg_attr(feature = "events", doc = "```no_run")]
+#![cfg_attr(not(feature = "events"), doc = "```ignore")]
 //! use overtime::events::{Event, EventBus};
 //! use serde::Serialize;
 //!
@@ -40,6 +42,8 @@ mod bus;
 mod error;
 #[cfg(feature = "events")]
 mod event;
+#[cfg(feature = "event-patterns")]
+pub mod pattern;
 
 #[cfg(feature = "events")]
 pub use bus::{EventBus, IntoEvent};
@@ -47,6 +51,8 @@ pub use bus::{EventBus, IntoEvent};
 pub use error::{EventsError, PublishAllError, PublishError, PublishReport};
 #[cfg(feature = "events")]
 pub use event::{Event, OutgoingEvent, Published};
+#[cfg(feature = "event-patterns")]
+pub use pattern::{Pattern, PatternError};
 
 /// The `Source` of every entry overtime puts on a bus, and so of every event its rules match.
 pub const SOURCE: &str = "overtime";

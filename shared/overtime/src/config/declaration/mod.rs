@@ -1,6 +1,8 @@
-//! `infra/overtime.toml`: the one declaration of the functions, queues, schedules and event
-//! source mappings overtime deploys to AWS, with AWS's guidance as the defaults.
+//! `infra/overtime.toml`: the one declaration of the functions, queues, schedules, event
+//! source mappings and event listeners overtime deploys to AWS, with AWS's guidance as the
+//! defaults.
 
+mod listeners;
 mod raw;
 mod resolve;
 mod schedules;
@@ -13,6 +15,8 @@ use serde::Deserialize;
 use super::{ConfigError, Diagnostic, Report};
 use crate::schedule::Schedule;
 use raw::Raw;
+
+pub use listeners::{EventDecl, LISTENER_INPUT_PATHS, Listener};
 
 /// Project-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,9 @@ pub struct Function {
     /// Whether the function runs durable work (chunked jobs, memoized steps): it gets the
     /// DynamoDB run store (`OVERTIME_RUN_STORE`) and access to it.
     pub runs: bool,
+    /// Whether the function sends events: it gets the project's bus (`OVERTIME_EVENT_BUS`)
+    /// and `events:PutEvents` on that bus only.
+    pub events: bool,
 }
 
 /// A Lambda instruction set.
@@ -170,6 +177,10 @@ pub struct Declaration {
     pub schedules: Vec<ScheduleDecl>,
     /// Event source mappings, in file order.
     pub mappings: Vec<Mapping>,
+    /// Declared event types, by name.
+    pub events: Vec<EventDecl>,
+    /// Event listeners, in file order.
+    pub listeners: Vec<Listener>,
 }
 
 impl Declaration {
@@ -201,6 +212,8 @@ impl Declaration {
                     queues: vec![],
                     schedules: vec![],
                     mappings: vec![],
+                    events: vec![],
+                    listeners: vec![],
                 };
                 return report.finish(empty);
             }
@@ -217,6 +230,21 @@ impl Declaration {
     /// A queue by its declared name.
     pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
         self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// A declared event type by its name.
+    pub fn event(&self, name: &str) -> Option<&EventDecl> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
+    /// The project's EventBridge bus: `<project>-events`.
+    pub fn bus_name(&self) -> String {
+        format!("{}-events", self.project.name)
+    }
+
+    /// Whether the project has a bus: something listens or some function sends events.
+    pub fn uses_events(&self) -> bool {
+        !self.listeners.is_empty() || self.functions.iter().any(|f| f.events)
     }
 }
 

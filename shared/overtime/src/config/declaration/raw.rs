@@ -19,6 +19,10 @@ pub(super) struct Raw {
     pub(super) schedules: BTreeMap<Spanned<String>, RawSchedule>,
     #[serde(default)]
     pub(super) mappings: Vec<RawMapping>,
+    #[serde(default)]
+    pub(super) events: BTreeMap<Spanned<String>, RawEvent>,
+    #[serde(default)]
+    pub(super) listeners: Vec<RawListener>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +48,8 @@ pub(super) struct RawFunction {
     pub(super) url: bool,
     #[serde(default)]
     pub(super) runs: bool,
+    #[serde(default)]
+    pub(super) events: bool,
 }
 
 #[derive(Deserialize)]
@@ -77,4 +83,22 @@ pub(super) struct RawMapping {
     pub(super) batch_size: Option<Spanned<u32>>,
     pub(super) batching_window: Option<Spanned<u32>>,
     pub(super) max_concurrency: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvent {
+    #[serde(default)]
+    pub(super) fields: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawListener {
+    pub(super) name: Option<Spanned<String>>,
+    pub(super) event: Spanned<String>,
+    pub(super) job: Spanned<String>,
+    pub(super) queue: Spanned<String>,
+    /// An EventBridge pattern on the event's data: JSON text, or a TOML table.
+    pub(super) filter: Option<Spanned<toml::Value>>,
 }

@@ -93,6 +93,7 @@ impl Sections<'_, '_> {
             environment: f.environment.clone(),
             url: f.url,
             runs: f.runs,
+            events: f.events,
         }
     }
 }

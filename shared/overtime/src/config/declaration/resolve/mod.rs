@@ -1,7 +1,8 @@
-//! From the raw TOML to a [`Declaration`]: project, functions, queues, mappings and schedules,
-//! each validated in that order, with the naming rules they share.
+//! From the raw TOML to a [`Declaration`]: project, functions, queues, mappings, schedules,
+//! events and listeners, each validated in that order, with the naming rules they share.
 
 mod functions;
+mod listeners;
 mod mappings;
 mod queues;
 
@@ -28,12 +29,16 @@ pub(super) fn resolve(raw: Raw, text: &str, report: &mut Report<'_>) -> Declarat
     let queues = sections.queues(&raw, &functions);
     let mappings = sections.mappings(&raw, &functions);
     let schedules = sections.schedules(&raw, text);
+    let events = sections.events(&raw);
+    let listeners = sections.listeners(&raw, text, &events);
     Declaration {
         project,
         functions,
         queues,
         schedules,
         mappings,
+        events,
+        listeners,
     }
 }
 
