@@ -180,4 +180,6 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 #[cfg(test)]
+mod listener_tests;
+#[cfg(test)]
 mod tests;

@@ -45,7 +45,7 @@ job = "weekly-report"
 enabled = false
 "#;
 
-fn errors(text: &str) -> Vec<String> {
+pub(super) fn errors(text: &str) -> Vec<String> {
     match Declaration::parse("overtime.toml", text) {
         Ok(_) => panic!("expected errors in:\n{text}"),
         Err(e) => e
@@ -57,7 +57,7 @@ fn errors(text: &str) -> Vec<String> {
     }
 }
 
-fn warnings(text: &str) -> Vec<String> {
+pub(super) fn warnings(text: &str) -> Vec<String> {
     match Declaration::parse("overtime.toml", text) {
         Ok((_, w)) => w.iter().map(ToString::to_string).collect(),
         Err(e) => panic!("unexpected errors: {e}"),

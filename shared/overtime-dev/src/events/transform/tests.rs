@@ -124,7 +124,7 @@ fn put_targets_refuses_what_eventbridge_refuses() {
         input_path: Some("$.detail".into()),
         ..Target::default()
     };
-    assert!(check(&both).unwrap_err().contains("Only one of"));
+    assert!(check(&both).expect_err("refused").contains("Only one of"));
     let bad_input = Target {
         input: Some("{not json".into()),
         ..Target::default()
@@ -143,7 +143,7 @@ fn put_targets_refuses_what_eventbridge_refuses() {
     };
     assert!(
         check(&with(&[("aws.x", "$.id")], "<aws.x>"))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("reserved")
     );
     assert!(
@@ -154,7 +154,7 @@ fn put_targets_refuses_what_eventbridge_refuses() {
     assert!(check(&with(&[], "")).is_err(), "an empty template");
     assert!(
         check(&with(&[("x", "$.id")], r#"{"a": <x>,}"#))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("invalid JSON")
     );
     assert!(check(&with(&[("x", "$.id")], r#"{"a": <x>, "b": "<x>"}"#)).is_ok());
