@@ -17,6 +17,9 @@ pub const ENVELOPE_VERSION: u32 = 1;
 pub const ATTR_JOB: &str = "overtime.job";
 /// Message attribute carrying the sender's idempotency key.
 pub const ATTR_KEY: &str = "overtime.key";
+/// Message attribute: the `wait_for_event` step a run's message was re-enqueued from, so that
+/// of the two messages that may continue a wait (the wake-up and the timeout) only one does.
+pub const ATTR_WAIT: &str = "overtime.wait";
 /// Dead-letter attribute: the kind of failure (see [`DeadLetterKind`](crate::worker::DeadLetterKind)).
 pub const ATTR_DLQ_KIND: &str = "overtime.dlq.kind";
 /// Dead-letter attribute: the error, in words.

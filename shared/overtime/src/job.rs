@@ -137,6 +137,8 @@ pub(crate) struct Delivered {
     pub(crate) idempotency_key: Option<String>,
     /// Durable work: the run and slice the message carries.
     pub(crate) run: Option<(String, u64)>,
+    /// The wait this message was re-enqueued from, if any (`overtime.wait`).
+    pub(crate) wait_mark: Option<String>,
 }
 
 impl<S> JobContext<S> {
@@ -211,6 +213,8 @@ impl<S> JobContext<S> {
 pub struct JobError {
     pub(crate) kind: Kind,
     pub(crate) source: BoxError,
+    /// A suspension at `ctx.wait_for_event`: the wait's step, marked on the re-enqueued message.
+    pub(crate) wait_step: Option<Box<str>>,
 }
 
 /// What the worker does with a job that failed.
@@ -230,6 +234,9 @@ pub enum Failure {
 pub(crate) enum Kind {
     Failed(Failure),
     Suspended(Duration),
+    /// Another message of the same run continues it (after a wait both the wake-up and the
+    /// timeout's message arrive): this one is deleted without running further.
+    Superseded,
 }
 
 impl JobError {
@@ -252,6 +259,7 @@ impl JobError {
         Self {
             kind: Kind::Failed(failure),
             source: err.into(),
+            wait_step: None,
         }
     }
 
@@ -260,6 +268,24 @@ impl JobError {
         Self {
             kind: Kind::Suspended(wait),
             source: why.into(),
+            wait_step: None,
+        }
+    }
+
+    /// The job waits for an event at step `step`, or until `wait` is over.
+    pub(crate) fn suspend_waiting(wait: Duration, step: &str, why: impl Into<BoxError>) -> Self {
+        Self {
+            wait_step: Some(step.into()),
+            ..Self::suspend(wait, why)
+        }
+    }
+
+    /// Another message of this run continues it; this one ends here.
+    pub(crate) fn superseded(why: impl Into<BoxError>) -> Self {
+        Self {
+            kind: Kind::Superseded,
+            source: why.into(),
+            wait_step: None,
         }
     }
 
@@ -268,7 +294,7 @@ impl JobError {
     pub fn failure(&self) -> Option<Failure> {
         match self.kind {
             Kind::Failed(f) => Some(f),
-            Kind::Suspended(_) => None,
+            Kind::Suspended(_) | Kind::Superseded => None,
         }
     }
 
@@ -276,7 +302,7 @@ impl JobError {
     pub fn suspended_for(&self) -> Option<Duration> {
         match self.kind {
             Kind::Suspended(wait) => Some(wait),
-            Kind::Failed(_) => None,
+            Kind::Failed(_) | Kind::Superseded => None,
         }
     }
 
@@ -286,7 +312,7 @@ impl JobError {
         match self.kind {
             Kind::Failed(Failure::Permanent) => true,
             Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
-            Kind::Suspended(_) => false,
+            Kind::Suspended(_) | Kind::Superseded => false,
         }
     }
 

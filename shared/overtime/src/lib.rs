@@ -25,7 +25,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod worker;
 
-pub use durable::{chunk, store};
+pub use durable::{chunk, store, wait};
 pub use error::{ConfigError, SqsError, error_chain};
 pub use job::{BoxError, Failure, Job, JobContext, JobError, JobOptions, JobResult};
 pub use queue::{IntoMessage, Message, Queue, SendAllError, SendError, SendReport, Sent};

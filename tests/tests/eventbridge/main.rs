@@ -12,6 +12,7 @@ mod api;
 mod delivery;
 mod durability;
 mod patterns;
+mod waits;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl<S> JobContext<S> {
-    fn step_store(&self, what: &str) -> Result<&Arc<dyn RunStore>, JobError> {
+    pub(crate) fn step_store(&self, what: &str) -> Result<&Arc<dyn RunStore>, JobError> {
         self.durable.store.as_ref().ok_or_else(|| {
             JobError::permanent(format!(
                 "{what} needs a run store: set OVERTIME_RUN_STORE (sqlite:PATH or dynamodb:TABLE) or call Worker::store"

@@ -46,6 +46,7 @@ impl<S> JobContext<S> {
                 deadline: None,
                 idempotency_key: None,
                 run: None,
+                wait_mark: None,
             },
             queue: None,
             store: None,

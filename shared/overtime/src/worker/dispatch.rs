@@ -5,7 +5,7 @@ use super::backoff::Backoff;
 use super::once;
 use super::settle::DeadLetterKind;
 use super::source::Source;
-use crate::envelope::{ATTR_JOB, DecodeError, RawEnvelope};
+use crate::envelope::{ATTR_JOB, ATTR_WAIT, DecodeError, RawEnvelope};
 use crate::job::{Delivered, Failure, JobContext, Kind};
 use crate::limits::SQS_MAX_VISIBILITY;
 use futures_util::{FutureExt, StreamExt};
@@ -231,7 +231,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     .dead_letter(source, d, DeadLetterKind::Undecodable, &reason, attempt)
                     .await;
             }
-            return self.hop(source, d, wait).await;
+            return self.hop(source, d, wait, d.attribute(ATTR_WAIT)).await;
         }
         // The job's own limit, still within the queue's maxReceiveCount.
         let max_attempts = registered
@@ -253,6 +253,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     .run
                     .as_deref()
                     .map(|r| (r.to_owned(), env.slice.unwrap_or(0))),
+                wait_mark: d.attribute(ATTR_WAIT).map(str::to_owned),
             }),
             queue: source.queue.clone(),
             state: self.state.clone(),
@@ -285,7 +286,27 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 tracing::debug!("job succeeded");
                 return Disposition::Succeeded;
             }
-            Ok(Err(err)) => (err.kind, err.to_string()),
+            Ok(Err(err)) => {
+                if let Some(step) = &err.wait_step {
+                    self.keep_for_wake(source, d, &env.id, step).await;
+                }
+                if err.kind == Kind::Superseded {
+                    self.settle_once(held, KeyOutcome::Waiting).await;
+                    tracing::info!(reason = %err, "another message of this run continues it; this one is done");
+                    return Disposition::Succeeded;
+                }
+                let mark = err.wait_step.as_deref().map(str::to_owned);
+                if let Kind::Suspended(wait) = err.kind {
+                    self.settle_once(held, KeyOutcome::Waiting).await;
+                    tracing::info!(
+                        sleep_s = wait.as_secs_f64(),
+                        wait_step = mark.as_deref(),
+                        "job sleeps; re-enqueued to wake later"
+                    );
+                    return self.hop(source, d, wait, mark.as_deref()).await;
+                }
+                (err.kind, err.to_string())
+            }
             Err(panic) => (
                 Kind::Failed(Failure::Retry(None)),
                 format!("job panicked: {}", panic_message(&*panic)),
@@ -294,7 +315,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let last = match kind {
             Kind::Failed(Failure::Permanent) => true,
             Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
-            Kind::Suspended(_) => false,
+            Kind::Suspended(_) | Kind::Superseded => false,
         };
         let key_outcome = if last {
             KeyOutcome::DeadLettered
@@ -336,8 +357,10 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     sleep_s = wait.as_secs_f64(),
                     "job sleeps; re-enqueued to wake later"
                 );
-                return self.hop(source, d, wait).await;
+                return self.hop(source, d, wait, None).await;
             }
+            // Only a job's own run ends this way, and it is settled where it ends.
+            Kind::Superseded => return Disposition::Succeeded,
             Kind::Failed(failure) => failure,
         };
         match failure {

@@ -24,6 +24,7 @@ pub(crate) use dispatch::panic_message;
 pub(crate) use dispatch::{Delivery, Disposition};
 pub use poller::{PollerError, Stop, shutdown_signal};
 pub use settle::DeadLetterKind;
+pub(crate) use settle::resend_marked;
 pub(crate) use source::Source;
 pub use source::SourceError;
 
@@ -129,8 +130,22 @@ impl Default for Worker<()> {
 impl<S: Send + Sync + 'static> Worker<S> {
     /// A worker handing `state` to every job (`JobContext::state`).
     pub fn with_state(state: S) -> Self {
+        // Every worker can resume runs that wait for an event (`ctx.wait_for_event`).
+        let wake: Runner<S> = Arc::new(|payload: &str, ctx: JobContext<S>| {
+            let wake: crate::durable::wake::Wake = serde_json::from_str(payload)?;
+            Ok(Box::pin(wake.run(ctx)) as BoxFuture<'static, JobResult>)
+        });
+        let mut runners = HashMap::new();
+        runners.insert(
+            crate::wait::WAKE_JOB,
+            Registered {
+                type_name: "overtime's wake job (resumes runs waiting for an event)",
+                options: JobOptions::default(),
+                run: wake,
+            },
+        );
         Self {
-            runners: HashMap::new(),
+            runners,
             state: Arc::new(state),
             config: Config {
                 max_attempts: None,

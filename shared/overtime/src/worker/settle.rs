@@ -13,6 +13,7 @@ use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
 use crate::envelope::{
     ATTR_DLQ_ATTEMPTS, ATTR_DLQ_KIND, ATTR_DLQ_MESSAGE_ID, ATTR_DLQ_REASON, ATTR_DLQ_SOURCE,
+    ATTR_WAIT,
 };
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_MESSAGE_ATTRIBUTES};
@@ -87,14 +88,18 @@ impl<S: Send + Sync + 'static> Worker<S> {
         source: &'a Source,
         d: &'a Delivery,
         wait: Duration,
+        wait_mark: Option<&'a str>,
     ) -> BoxFuture<'a, Disposition> {
         Box::pin(async move {
             let delay = wait.min(SQS_MAX_DELAY);
             tracing::debug!(remaining_s = wait.as_secs(), "not due yet; re-enqueueing");
+            // The wait's mark goes only on the message that continues that wait.
             let attrs = d
                 .attributes
                 .iter()
+                .filter(|(k, _)| k != ATTR_WAIT)
                 .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(wait_mark.map(|m| (ATTR_WAIT.to_owned(), m.to_owned())))
                 .collect();
             match forward(&source.queue, d, attrs, visibility_secs(delay)).await {
                 Ok(()) => self.delete(&source.queue, d).await,
@@ -102,6 +107,31 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     tracing::warn!(error = %err, "could not re-enqueue a delayed job; it will come back");
                     Disposition::Failed
                 }
+            }
+        })
+    }
+
+    /// Keeps the body of a message suspended at `ctx.wait_for_event`, for the wake job to send
+    /// again when the event comes (first write wins; the body is the same every time).
+    pub(super) fn keep_for_wake<'a>(
+        &'a self,
+        source: &'a Source,
+        d: &'a Delivery,
+        run: &'a str,
+        step: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(store) = &self.store else { return };
+            let kept = crate::durable::wait::KeptMessage {
+                queue: source.queue.url().to_owned(),
+                body: d.body.clone(),
+            };
+            let Ok(json) = serde_json::to_string(&kept) else {
+                return;
+            };
+            let name = crate::durable::wait::message_step(step);
+            if let Err(err) = store.put_step(run, &name, &json).await {
+                tracing::warn!(error = %err, "could not keep the waiting message; the run resumes at its next wake-up instead of at once");
             }
         })
     }
@@ -184,6 +214,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 }
 
+/// Sends a kept message's `body` again to the standard queue `to`, marked as continuing the
+/// wait `step` (the wake job's resume).
+pub(crate) async fn resend_marked(to: &Queue, body: &str, step: &str) -> Result<(), SqsError> {
+    let attrs = vec![(ATTR_WAIT.to_owned(), step.to_owned())];
+    send_body(to, body, None, attrs, 0).await
+}
+
 /// Sends `d`'s body to `to` with `attrs`, keeping FIFO group order.
 async fn forward(
     to: &Queue,
@@ -191,22 +228,36 @@ async fn forward(
     attrs: Vec<(String, String)>,
     delay_secs: i32,
 ) -> Result<(), SqsError> {
+    let fifo = Some((d.group_id.as_deref(), d.message_id.as_str()));
+    send_body(to, &d.body, fifo, attrs, delay_secs).await
+}
+
+/// Sends `body` to `to` with `attrs`; on a FIFO queue, in the group and with the dedup id
+/// `fifo` gives.
+async fn send_body(
+    to: &Queue,
+    body: &str,
+    fifo: Option<(Option<&str>, &str)>,
+    attrs: Vec<(String, String)>,
+    delay_secs: i32,
+) -> Result<(), SqsError> {
     let client = match to.backend() {
         Backend::Sqs(client) => client,
         #[cfg(feature = "test-util")]
         Backend::Memory(mailbox) => {
-            mailbox.push_raw(d.body.clone(), attrs, delay_secs);
+            mailbox.push_raw(body.to_owned(), attrs, delay_secs);
             return Ok(());
         }
     };
-    let mut req = client
-        .send_message()
-        .queue_url(to.url())
-        .message_body(&d.body);
+    let mut req = client.send_message().queue_url(to.url()).message_body(body);
     if to.is_fifo() {
+        let (group, dedup) = match fifo {
+            Some((group, dedup)) => (group, dedup.to_owned()),
+            None => (None, crate::queue::message::sha256_hex(body.as_bytes())),
+        };
         req = req
-            .message_group_id(d.group_id.clone().unwrap_or_else(|| "overtime".into()))
-            .message_deduplication_id(&d.message_id);
+            .message_group_id(group.unwrap_or("overtime"))
+            .message_deduplication_id(dedup);
     } else if delay_secs > 0 {
         req = req.delay_seconds(delay_secs);
     }

@@ -74,11 +74,14 @@ pub struct Listener {
 }
 
 /// The fields of a delivered event the input transformer reads, and the placeholder each
-/// fills: EventBridge's event id, the overtime event's id and its data.
-pub const LISTENER_INPUT_PATHS: [(&str, &str); 3] = [
+/// fills: EventBridge's event id, the overtime event's id and its data, its name and time
+/// (these two for the wake job, [`WAKE_JOB`](crate::wait::WAKE_JOB)).
+pub const LISTENER_INPUT_PATHS: [(&str, &str); 5] = [
     ("id", "$.id"),
     ("key", "$.detail.id"),
     ("payload", "$.detail.data"),
+    ("name", "$.detail-type"),
+    ("time", "$.time"),
 ];
 
 impl Listener {
@@ -103,9 +106,16 @@ impl Listener {
     /// The input transformer's template: an overtime envelope for the job, filled from
     /// [`LISTENER_INPUT_PATHS`]. EventBridge's id is the message's id (the same when
     /// EventBridge retries a delivery); the event's id is the job's idempotency key.
+    ///
+    /// The wake job gets the whole event (name, id, time, data) to find the runs waiting for it.
     pub fn input_template(&self) -> String {
+        let payload = if self.job == crate::wait::WAKE_JOB {
+            r#"{"name":<name>,"time":<time>,"id":<key>,"data":<payload>}"#
+        } else {
+            "<payload>"
+        };
         format!(
-            r#"{{"v":{ENVELOPE_VERSION},"job":{},"id":<id>,"key":<key>,"payload":<payload>}}"#,
+            r#"{{"v":{ENVELOPE_VERSION},"job":{},"id":<id>,"key":<key>,"payload":{payload}}}"#,
             Value::String(self.job.clone())
         )
     }
