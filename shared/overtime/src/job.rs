@@ -81,6 +81,28 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     fn options() -> JobOptions {
         JobOptions::new()
     }
+
+    /// The event that cancels this job (or chunked run) while it runs, if any: a matching
+    /// event stops it at its next step or slice boundary, recorded as cancelled. Needs a run
+    /// store and a listener of the event with the job [`WAKE_JOB`](crate::wait::WAKE_JOB).
+    ///
+    /// ```
+    /// # use overtime::{Job, JobContext, JobResult, wait::{CancelOn, Match}};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize)] struct Fulfil { order: String }
+    /// impl Job for Fulfil {
+    ///     const NAME: &'static str = "fulfil";
+    ///     type State = ();
+    ///     async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) }
+    ///
+    ///     fn cancel_on(&self) -> Option<CancelOn> {
+    ///         Some(CancelOn::new("order.cancelled", Match::field("data.order_id", &self.order)))
+    ///     }
+    /// }
+    /// ```
+    fn cancel_on(&self) -> Option<crate::wait::CancelOn> {
+        None
+    }
 }
 
 /// A job type's own policies ([`Job::options`]); what it leaves unset, the worker decides.
@@ -139,6 +161,9 @@ pub(crate) struct Delivered {
     pub(crate) run: Option<(String, u64)>,
     /// The wait this message was re-enqueued from, if any (`overtime.wait`).
     pub(crate) wait_mark: Option<String>,
+    /// Set once the job watches for its cancelling event: the run id whose `cancel` step
+    /// every step boundary checks.
+    pub(crate) cancel_watch: std::sync::OnceLock<String>,
 }
 
 impl<S> JobContext<S> {
@@ -237,6 +262,8 @@ pub(crate) enum Kind {
     /// Another message of the same run continues it (after a wait both the wake-up and the
     /// timeout's message arrive): this one is deleted without running further.
     Superseded,
+    /// Its cancelling event came ([`Job::cancel_on`]): it stops, recorded in the run store.
+    Cancelled,
 }
 
 impl JobError {
@@ -280,6 +307,15 @@ impl JobError {
         }
     }
 
+    /// The job was cancelled by an event; it stops here.
+    pub(crate) fn cancelled(why: impl Into<BoxError>) -> Self {
+        Self {
+            kind: Kind::Cancelled,
+            source: why.into(),
+            wait_step: None,
+        }
+    }
+
     /// Another message of this run continues it; this one ends here.
     pub(crate) fn superseded(why: impl Into<BoxError>) -> Self {
         Self {
@@ -294,7 +330,7 @@ impl JobError {
     pub fn failure(&self) -> Option<Failure> {
         match self.kind {
             Kind::Failed(f) => Some(f),
-            Kind::Suspended(_) | Kind::Superseded => None,
+            Kind::Suspended(_) | Kind::Superseded | Kind::Cancelled => None,
         }
     }
 
@@ -302,7 +338,7 @@ impl JobError {
     pub fn suspended_for(&self) -> Option<Duration> {
         match self.kind {
             Kind::Suspended(wait) => Some(wait),
-            Kind::Failed(_) | Kind::Superseded => None,
+            Kind::Failed(_) | Kind::Superseded | Kind::Cancelled => None,
         }
     }
 
@@ -312,7 +348,7 @@ impl JobError {
         match self.kind {
             Kind::Failed(Failure::Permanent) => true,
             Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
-            Kind::Suspended(_) | Kind::Superseded => false,
+            Kind::Suspended(_) | Kind::Superseded | Kind::Cancelled => false,
         }
     }
 

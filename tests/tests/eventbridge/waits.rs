@@ -1,15 +1,17 @@
 //! `ctx.wait_for_event` end to end: a real `overtime dev` (its SQS and EventBridge), a worker
 //! polling it with the SQLite run store, the wake listener's rule as `infra/overtime.toml`
 //! declares it. A run resumes with the event (once, though the timeout's message also comes),
-//! another times out, and an event sent before the wait began does not count.
+//! another times out, and an event sent before the wait began does not count. Cancel on event:
+//! a job stops at its next step, a chunked run at its next slice, recorded as cancelled.
 
 use super::*;
+use overtime::chunk::{Advance, ChunkOptions, Chunked, SliceContext};
 use overtime::config::{LISTENER_INPUT_PATHS, Listener};
 use overtime::events::{EventBus, OutgoingEvent};
-use overtime::store::{RunStore, SqliteStore};
-use overtime::wait::{Match, WAKE_JOB};
+use overtime::store::{RunStatus, RunStore, SqliteStore};
+use overtime::wait::{CancelOn, Match, WAKE_JOB};
 use overtime::worker::Stop;
-use overtime::{Job, JobContext, JobResult, Queue, Worker};
+use overtime::{Job, JobContext, JobError, JobResult, Queue, Worker};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -65,6 +67,91 @@ impl Job for AwaitPayment {
     }
 }
 
+/// Packs, waits for the courier, ships; cancelled by `order.cancelled` for its order.
+#[derive(Serialize, Deserialize)]
+struct Fulfil {
+    order: String,
+}
+
+impl Job for Fulfil {
+    const NAME: &'static str = "fulfil";
+    type State = Calls;
+
+    async fn run(self, ctx: JobContext<Calls>) -> JobResult {
+        let calls = ctx.state().clone();
+        calls.push(format!("started {}", self.order));
+        ctx.step("pack", || async {
+            calls.push(format!("packed {}", self.order));
+            Ok(())
+        })
+        .await?;
+        ctx.sleep("courier", Duration::from_millis(1_500)).await?;
+        ctx.step("ship", || async {
+            calls.push(format!("shipped {}", self.order));
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    fn cancel_on(&self) -> Option<CancelOn> {
+        Some(CancelOn::new(
+            "order.cancelled",
+            Match::field("data.order_id", &self.order),
+        ))
+    }
+}
+
+/// Counts to `to`, one item every 20 ms, in slices of 100 ms; cancelled like `Fulfil`.
+#[derive(Serialize, Deserialize)]
+struct Tally {
+    order: String,
+    to: u64,
+}
+
+impl Job for Tally {
+    const NAME: &'static str = "tally";
+    type State = Calls;
+
+    async fn run(self, ctx: JobContext<Calls>) -> JobResult {
+        ctx.run_slice(self).await
+    }
+
+    fn cancel_on(&self) -> Option<CancelOn> {
+        Some(CancelOn::new(
+            "order.cancelled",
+            Match::field("data.order_id", &self.order),
+        ))
+    }
+}
+
+impl Chunked for Tally {
+    type Cursor = u64;
+
+    fn start(&self) -> u64 {
+        0
+    }
+
+    async fn advance(
+        &self,
+        next: u64,
+        ctx: &mut SliceContext<'_, Calls>,
+    ) -> Result<Advance<u64>, JobError> {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ctx.progress(1);
+        ctx.state().push(format!("counted {}", self.order));
+        Ok(if next + 1 >= self.to {
+            Advance::Done
+        } else {
+            Advance::To(next + 1)
+        })
+    }
+
+    fn chunking() -> ChunkOptions {
+        ChunkOptions::from_env().budget(Duration::from_millis(100))
+    }
+}
+
 struct Setup {
     dev: Dev,
     bus: EventBus,
@@ -99,17 +186,24 @@ async fn setup() -> Setup {
         .input_template(listener.input_template())
         .build()
         .expect("transformer");
-    rule_to(
-        &client,
-        "default",
-        "wake-payment",
-        &listener.event_pattern(),
-        target("jobs", &arn)
-            .input_transformer(transformer)
-            .build()
-            .expect("target"),
-    )
-    .await;
+    for event in ["payment.succeeded", "order.cancelled"] {
+        let listener = Listener {
+            name: format!("wake-{event}"),
+            event: event.into(),
+            ..listener.clone()
+        };
+        rule_to(
+            &client,
+            "default",
+            &listener.name,
+            &listener.event_pattern(),
+            target("jobs", &arn)
+                .input_transformer(transformer.clone())
+                .build()
+                .expect("target"),
+        )
+        .await;
+    }
     let sqs = dev.client(3).await;
     let queue = Queue::new(sqs, &url);
     let bus = EventBus::new(client, "default");
@@ -118,7 +212,9 @@ async fn setup() -> Setup {
     let worker = Worker::with_state(calls.clone())
         .store(store.clone())
         .dead_letter_queue(dlq)
-        .job::<AwaitPayment>();
+        .job::<AwaitPayment>()
+        .job::<Fulfil>()
+        .job::<Tally>();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let poller = tokio::spawn(worker.poll(
         queue.clone(),
@@ -172,12 +268,62 @@ impl Setup {
     }
 
     async fn pay(&self, order: &str, cents: u64) {
-        let event = OutgoingEvent::from_json(
+        self.send(
             "payment.succeeded",
-            &json!({"order_id": order, "cents": cents}).to_string(),
+            json!({"order_id": order, "cents": cents}),
         )
-        .expect("event");
+        .await;
+    }
+
+    async fn send(&self, name: &'static str, data: serde_json::Value) {
+        let event = OutgoingEvent::from_json(name, &data.to_string()).expect("event");
         self.bus.send(event).await.expect("PutEvents");
+    }
+
+    /// Polls until the queue holds no message, visible or not.
+    async fn until_queue_empty(&self) {
+        let sqs = self.dev.client(3).await;
+        let started = Instant::now();
+        loop {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(self.queue.url())
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .expect("GetQueueAttributes");
+            let n = |k| {
+                attrs
+                    .attributes()
+                    .and_then(|a| a.get(&k))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1)
+            };
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            if n(A::ApproximateNumberOfMessages) == 0
+                && n(A::ApproximateNumberOfMessagesNotVisible) == 0
+                && n(A::ApproximateNumberOfMessagesDelayed) == 0
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never consumed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls until the run `run` has a step `step`.
+    async fn until_step(&self, run: &str, step: &str) {
+        let started = Instant::now();
+        while self.store.step(run, step).await.expect("store").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no step {step}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the worker: aborted, not asked (asked, it would finish its 20 s long poll), once
@@ -239,35 +385,7 @@ async fn an_event_sent_before_the_wait_began_does_not_count() {
     // The message is on the queue when PutEvents answers: once the queue is empty again the
     // wake job has seen it (no run waited). Then the next second begins, since an event
     // counts from the second its wait began.
-    let sqs = s.dev.client(3).await;
-    let started = Instant::now();
-    loop {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(s.queue.url())
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .expect("GetQueueAttributes");
-        let n = |k| {
-            attrs
-                .attributes()
-                .and_then(|a| a.get(&k))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(1)
-        };
-        let seen = n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
-            && n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                == 0;
-        if seen {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never consumed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    s.until_queue_empty().await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     s.queue
         .send(AwaitPayment {
@@ -279,5 +397,61 @@ async fn an_event_sent_before_the_wait_began_does_not_count() {
     s.until("timed out", |c| c.count("done o3") == 1).await;
     assert_eq!(s.calls.count("timed out o3"), 1, "{:?}", s.calls.all());
     assert_eq!(s.calls.count("paid o3 700"), 0, "{:?}", s.calls.all());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_cancelled_by_an_event_stops_at_its_next_step() {
+    let s = setup().await;
+    let sent = s
+        .queue
+        .send(Fulfil { order: "o4".into() })
+        .await
+        .expect("send");
+    s.until("packed", |c| c.count("packed o4") == 1).await;
+    s.until_step(&sent.job_id, "cancel:since").await;
+    s.send("order.cancelled", json!({"order_id": "o-other"}))
+        .await;
+    s.send("order.cancelled", json!({"order_id": "o4"})).await;
+    s.until_step(&sent.job_id, "cancel").await;
+    // The sleep's message comes back and stops before the next step: nothing is left.
+    s.until_queue_empty().await;
+    assert_eq!(s.calls.count("shipped o4"), 0, "{:?}", s.calls.all());
+    assert_eq!(s.calls.count("packed o4"), 1, "{:?}", s.calls.all());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_run_cancelled_by_an_event_stops_at_its_next_slice() {
+    let s = setup().await;
+    let sent = s
+        .queue
+        .send(Tally {
+            order: "o5".into(),
+            to: 10_000,
+        })
+        .await
+        .expect("send");
+    s.until("counting", |c| c.count("counted o5") >= 3).await;
+    s.until_step(&sent.job_id, "cancel:since").await;
+    s.send("order.cancelled", json!({"order_id": "o5"})).await;
+    let started = Instant::now();
+    let run = loop {
+        let run = s
+            .store
+            .get(&sent.job_id)
+            .await
+            .expect("store")
+            .expect("the run");
+        if run.status() == RunStatus::Cancelled {
+            break run;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{run:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(run.items_done() < 10_000, "{run:?}");
+    let counted = s.calls.count("counted o5");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.calls.count("counted o5"), counted, "nothing runs after");
     s.stop().await;
 }

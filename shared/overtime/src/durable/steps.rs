@@ -63,6 +63,7 @@ impl<S> JobContext<S> {
         Fut: Future<Output = Result<T, JobError>>,
     {
         let store = self.step_store(&format!("step {name:?}"))?;
+        self.check_cancelled().await?;
         let run = self.job_id();
         let decode = |json: &str| {
             serde_json::from_str::<T>(json).map_err(|e| {

@@ -88,12 +88,61 @@ pub struct ReceivedEvent<T> {
     pub data: T,
 }
 
+/// The event that cancels a job or chunked run ([`Job::cancel_on`](crate::Job::cancel_on)).
+#[derive(Debug, Clone)]
+pub struct CancelOn {
+    event: String,
+    on: Match,
+}
+
+impl CancelOn {
+    /// Cancelled by an event named `event` whose field matches `on`.
+    pub fn new(event: impl Into<String>, on: Match) -> Self {
+        Self {
+            event: event.into(),
+            on,
+        }
+    }
+}
+
+/// How long a run watches for its cancelling event: as long as SQS keeps its message.
+const CANCEL_WATCH_MS: i64 = 14 * 86_400_000;
+
+/// The step holding the event that cancelled the run.
+pub(crate) const CANCEL_STEP: &str = "cancel";
+
+/// The step holding when the run began to watch for its cancelling event.
+const CANCEL_SINCE_STEP: &str = "cancel:since";
+
 /// One run waiting, as the index keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Waiter {
     pub(crate) run: String,
     pub(crate) step: String,
     pub(crate) deadline_ms: i64,
+    /// Watching for its cancelling event rather than waiting at a step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) cancel: bool,
+}
+
+impl Waiter {
+    /// The step the event is stored in.
+    pub(crate) fn result_step(&self) -> String {
+        if self.cancel {
+            CANCEL_STEP.to_owned()
+        } else {
+            result_step(&self.step)
+        }
+    }
+
+    /// The step that says since when it waits.
+    pub(crate) fn since_step(&self) -> String {
+        if self.cancel {
+            CANCEL_SINCE_STEP.to_owned()
+        } else {
+            since_step(&self.step)
+        }
+    }
 }
 
 /// A waiting run's message, kept for the wake job to send again.
@@ -209,6 +258,7 @@ impl<S> JobContext<S> {
                     run: run.clone(),
                     step: step.to_owned(),
                     deadline_ms,
+                    cancel: false,
                 };
                 register(&*store, event, &on.path, &value, &waiter)
                     .await
@@ -237,6 +287,67 @@ impl<S> JobContext<S> {
                 "the event that ended wait {step:?} does not fit the type the job asks for: {e}"
             ))
         })
+    }
+
+    /// Registers the run as cancelled by `cancel` (once per run), then checks whether it is.
+    pub(crate) async fn watch_cancel(&self, cancel: CancelOn) -> Result<(), JobError> {
+        let store = self.step_store("cancel_on")?.clone();
+        let value = cancel.on.value.map_err(|e| {
+            JobError::permanent(format!(
+                "cancel_on: the value to match does not serialize: {e}"
+            ))
+        })?;
+        let run = self
+            .meta
+            .run
+            .as_ref()
+            .map_or(self.job_id(), |(run, _)| run.as_str())
+            .to_owned();
+        if store
+            .step(&run, CANCEL_SINCE_STEP)
+            .await
+            .map_err(JobError::retry)?
+            .is_none()
+        {
+            let waiter = Waiter {
+                run: run.clone(),
+                step: CANCEL_STEP.to_owned(),
+                deadline_ms: now_ms().saturating_add(CANCEL_WATCH_MS),
+                cancel: true,
+            };
+            register(&*store, &cancel.event, &cancel.on.path, &value, &waiter)
+                .await
+                .map_err(JobError::retry)?;
+            store
+                .put_step(&run, CANCEL_SINCE_STEP, &now_ms().to_string())
+                .await
+                .map_err(JobError::retry)?;
+        }
+        let _ = self.meta.cancel_watch.set(run);
+        self.check_cancelled().await
+    }
+
+    /// At a step boundary of a job that watches for its cancelling event: stops it if the
+    /// event came. A chunked run is stopped by its next slice instead (the wake job asked).
+    pub(crate) async fn check_cancelled(&self) -> Result<(), JobError> {
+        let (Some(run), Some(store)) = (self.meta.cancel_watch.get(), &self.durable.store) else {
+            return Ok(());
+        };
+        let Some(event) = store
+            .step(run, CANCEL_STEP)
+            .await
+            .map_err(JobError::retry)?
+        else {
+            return Ok(());
+        };
+        if store.get(run).await.map_err(JobError::retry)?.is_some() {
+            return Ok(());
+        }
+        let id = serde_json::from_str::<Value>(&event)
+            .ok()
+            .and_then(|e| e["id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Err(JobError::cancelled(format!("cancelled by event {id:?}")))
     }
 
     /// Of the messages marked as continuing wait `step`, lets the first through (and its own

@@ -1,8 +1,7 @@
 //! The built-in job [`WAKE_JOB`]: an event arrived; the runs waiting for it resume.
 
 use super::wait::{
-    KeptMessage, WAKE_JOB, Waiter, fields_key, lookup, message_step, result_step, since_step,
-    update_list, waiters_key,
+    KeptMessage, WAKE_JOB, Waiter, fields_key, lookup, message_step, update_list, waiters_key,
 };
 use crate::job::{JobContext, JobError, JobResult};
 use crate::queue::Queue;
@@ -127,7 +126,7 @@ async fn resume(
     result: &str,
 ) -> Result<Resumed, JobError> {
     let Some(since) = store
-        .step(&w.run, &since_step(&w.step))
+        .step(&w.run, &w.since_step())
         .await
         .map_err(JobError::retry)?
     else {
@@ -138,9 +137,17 @@ async fn resume(
         return Ok(Resumed::NotYet);
     }
     let stored = store
-        .put_step(&w.run, &result_step(&w.step), result)
+        .put_step(&w.run, &w.result_step(), result)
         .await
         .map_err(JobError::retry)?;
+    if w.cancel {
+        // A chunked run stops at its next slice; a job at its next step.
+        crate::store::request_cancel(store, &w.run)
+            .await
+            .map_err(JobError::retry)?;
+        tracing::info!(run = w.run, "cancelled a run");
+        return Ok(Resumed::Done);
+    }
     if stored != result {
         return Ok(Resumed::Done); // another event, or the timeout, came first
     }

@@ -47,6 +47,7 @@ impl<S> JobContext<S> {
                 idempotency_key: None,
                 run: None,
                 wait_mark: None,
+                cancel_watch: std::sync::OnceLock::new(),
             },
             queue: None,
             store: None,

@@ -254,6 +254,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                     .as_deref()
                     .map(|r| (r.to_owned(), env.slice.unwrap_or(0))),
                 wait_mark: d.attribute(ATTR_WAIT).map(str::to_owned),
+                cancel_watch: std::sync::OnceLock::new(),
             }),
             queue: source.queue.clone(),
             state: self.state.clone(),
@@ -290,6 +291,11 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 if let Some(step) = &err.wait_step {
                     self.keep_for_wake(source, d, &env.id, step).await;
                 }
+                if err.kind == Kind::Cancelled {
+                    self.settle_once(held, KeyOutcome::Succeeded).await;
+                    tracing::info!(reason = %err, "job cancelled by an event");
+                    return Disposition::Succeeded;
+                }
                 if err.kind == Kind::Superseded {
                     self.settle_once(held, KeyOutcome::Waiting).await;
                     tracing::info!(reason = %err, "another message of this run continues it; this one is done");
@@ -315,7 +321,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         let last = match kind {
             Kind::Failed(Failure::Permanent) => true,
             Kind::Failed(Failure::Retry(_)) => attempt >= max_attempts,
-            Kind::Suspended(_) | Kind::Superseded => false,
+            Kind::Suspended(_) | Kind::Superseded | Kind::Cancelled => false,
         };
         let key_outcome = if last {
             KeyOutcome::DeadLettered
@@ -360,7 +366,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 return self.hop(source, d, wait, None).await;
             }
             // Only a job's own run ends this way, and it is settled where it ends.
-            Kind::Superseded => return Disposition::Succeeded,
+            Kind::Superseded | Kind::Cancelled => return Disposition::Succeeded,
             Kind::Failed(failure) => failure,
         };
         match failure {

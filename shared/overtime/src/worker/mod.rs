@@ -193,7 +193,13 @@ impl<S: Send + Sync + 'static> Worker<S> {
         }
         let run: Runner<S> = Arc::new(|payload: &str, ctx: JobContext<S>| {
             let job: J = serde_json::from_str(payload)?;
-            Ok(Box::pin(job.run(ctx)) as BoxFuture<'static, JobResult>)
+            let Some(cancel) = job.cancel_on() else {
+                return Ok(Box::pin(job.run(ctx)) as BoxFuture<'static, JobResult>);
+            };
+            Ok(Box::pin(async move {
+                ctx.watch_cancel(cancel).await?;
+                job.run(ctx).await
+            }) as BoxFuture<'static, JobResult>)
         });
         self.runners.insert(
             J::NAME,
