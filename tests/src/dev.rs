@@ -165,6 +165,24 @@ impl Dev {
         crate::fakes::client_with_attempts(&self.endpoint, attempts)
     }
 
+    /// An EventBridge client for its endpoint, one attempt per call.
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region, retry};
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(crate::server::REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::for_tests())
+            .retry_config(retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+
+    /// The event bus `bus` on its endpoint, as a function sends on it.
+    pub fn event_bus(&self, bus: &str) -> overtime::events::EventBus {
+        overtime::events::EventBus::new(self.eventbridge(), bus)
+    }
+
     /// The dashboard's JSON.
     pub async fn state_json(&self) -> serde_json::Value {
         reqwest_get_json(&format!("{}/_overtime/state", self.endpoint)).await

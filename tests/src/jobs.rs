@@ -35,7 +35,8 @@ impl Ledger {
                 .ok()
         });
         if let Some(mut f) = file {
-            let _ = writeln!(f, "{line}");
+            // One write(2) per line: appends from several worker processes do not interleave.
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -75,6 +76,24 @@ impl Job for Record {
     type State = Ledger;
     async fn run(self, ctx: JobContext<Ledger>) -> JobResult {
         tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        ctx.state()
+            .record(Self::NAME, &self.id, ctx.attempt(), "ok");
+        Ok(())
+    }
+}
+
+/// Succeeds at once, as [`Record`] does under another name: a second job for one payload
+/// (two listeners of one event, each with its own once-per-key entry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Noted {
+    /// Test-chosen id.
+    pub id: String,
+}
+
+impl Job for Noted {
+    const NAME: &'static str = "noted";
+    type State = Ledger;
+    async fn run(self, ctx: JobContext<Ledger>) -> JobResult {
         ctx.state()
             .record(Self::NAME, &self.id, ctx.attempt(), "ok");
         Ok(())
@@ -166,6 +185,7 @@ impl Job for Panics {
 pub fn worker(ledger: Ledger) -> overtime::Worker<Ledger> {
     overtime::Worker::with_state(ledger)
         .job::<Record>()
+        .job::<Noted>()
         .job::<Flaky>()
         .job::<AlwaysFails>()
         .job::<Refuses>()

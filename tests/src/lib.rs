@@ -10,8 +10,8 @@ pub mod server;
 pub mod stores;
 
 pub use server::{
-    QueueSpec, Sqs, TestQueue, attr, free_port, moto_endpoint, moto_sqs, receive_count, repo_root,
-    sqs, venv_tool, wait_for_port,
+    QueueSpec, Sqs, TestQueue, attr, free_port, moto_endpoint, receive_count, repo_root, sqs,
+    venv_tool, wait_for_port,
 };
 
 /// A finished process's stdout then stderr, for assertion messages and matching.

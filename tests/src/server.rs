@@ -15,8 +15,8 @@ pub const REGION: &str = "us-east-1";
 /// A connection to the test server.
 #[derive(Clone, Debug)]
 pub struct Sqs {
-    /// `http://127.0.0.1:PORT`. It serves DynamoDB too (moto's server and `overtime dev`
-    /// alike), so the run store is tested against both.
+    /// `http://127.0.0.1:PORT`. It serves DynamoDB and EventBridge too (moto's server and
+    /// `overtime dev` alike), so the run store and events are tested against both.
     pub endpoint: String,
     /// A client pointed at it.
     pub client: Client,
@@ -40,12 +40,6 @@ pub fn moto_endpoint() -> String {
 pub async fn sqs() -> Sqs {
     let endpoint = std::env::var("OVERTIME_TEST_SQS_ENDPOINT").unwrap_or_else(|_| moto_endpoint());
     connect(endpoint).await
-}
-
-/// moto's SQS, whichever server the suite tests: for tests of services only moto serves
-/// here (EventBridge, until `overtime dev` speaks it), whose targets are moto's queues.
-pub async fn moto_sqs() -> Sqs {
-    connect(moto_endpoint()).await
 }
 
 async fn connect(endpoint: String) -> Sqs {
@@ -316,11 +310,61 @@ impl Sqs {
         store
     }
 
+    /// An EventBridge client for this server.
+    pub async fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_eventbridge::config::Credentials::for_tests())
+            .load()
+            .await;
+        aws_sdk_eventbridge::Client::new(&config)
+    }
+
+    /// A fresh bus on this server with one rule sending overtime's events named `name` to a
+    /// fresh queue of the same server, as EventBridge's shape (no input transformer); the
+    /// bus's name and the queue's URL.
+    pub async fn bus_to_queue(&self, name: &str) -> (String, String) {
+        let client = self.eventbridge().await;
+        let bus = format!("bus-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        client
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("CreateEventBus");
+        let queue = self.queue("events", QueueSpec::default()).await;
+        let pattern = serde_json::json!({"source": ["overtime"], "detail-type": [name]});
+        client
+            .put_rule()
+            .name("listener")
+            .event_bus_name(&bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("PutRule");
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("queue")
+            .arn(&queue.arn)
+            .build()
+            .expect("target");
+        client
+            .put_targets()
+            .rule("listener")
+            .event_bus_name(&bus)
+            .targets(target)
+            .send()
+            .await
+            .expect("PutTargets");
+        (bus, queue.url)
+    }
+
     /// Environment for a child process to reach this server with the standard AWS config.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SQS", self.endpoint.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", self.endpoint.clone()),
             ("AWS_ENDPOINT_URL", self.aws_endpoint.clone()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),

@@ -1,15 +1,17 @@
-//! Sending events through the real aws-sdk-eventbridge to moto's EventBridge, with a rule whose
-//! target is one of moto's SQS queues: batches, one result per event, oversize refused before
-//! any call, and the event's shape on the way out.
+//! Sending events through the real aws-sdk-eventbridge, with a rule whose target is a queue of
+//! the same server: batches, one result per event, oversize refused before any call, and the
+//! event's shape on the way out.
 //!
-//! moto is the server here only for what it does like AWS (PutEvents, a rule on detail-type
-//! and source, an SQS target); pattern matching and delivery semantics are tested against
-//! AWS's documented behaviour, not moto's.
+//! The server is the one under test (`OVERTIME_TEST_SQS_ENDPOINT`): scripts/test runs this
+//! suite against moto's server and against `overtime dev`, each serving EventBridge and SQS on
+//! its one address, so a rule's queue is always on the server that matched the event. Only
+//! what both do like AWS is asserted here (PutEvents, a rule on detail-type and source, an SQS
+//! target); pattern matching and delivery semantics are tested against AWS's documented
+//! behaviour in tests/tests/eventbridge/, not against moto's.
 
-use aws_sdk_eventbridge::Client;
 use overtime::events::{Event, EventBus, OutgoingEvent, PublishError};
 use overtime::limits::EVENTBRIDGE_MAX_PUT_BYTES;
-use overtime_tests::{QueueSpec, Sqs, moto_sqs};
+use overtime_tests::sqs;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -23,57 +25,11 @@ impl Event for SignedUp {
     const NAME: &'static str = "user.signed_up";
 }
 
-async fn eventbridge(sqs: &Sqs) -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(overtime_tests::server::REGION))
-        .endpoint_url(&sqs.endpoint)
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::for_tests())
-        .load()
-        .await;
-    Client::new(&config)
-}
-
-/// A fresh bus with one rule sending `detail-type` `name` from overtime to a fresh queue.
-async fn bus_to_queue(sqs: &Sqs, client: &Client, name: &str) -> (String, String) {
-    let bus = format!("bus-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    client
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("CreateEventBus");
-    let queue = sqs.queue("events", QueueSpec::default()).await;
-    let pattern = serde_json::json!({"source": ["overtime"], "detail-type": [name]});
-    client
-        .put_rule()
-        .name("listener")
-        .event_bus_name(&bus)
-        .event_pattern(pattern.to_string())
-        .send()
-        .await
-        .expect("PutRule");
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("queue")
-        .arn(&queue.arn)
-        .build()
-        .expect("target");
-    client
-        .put_targets()
-        .rule("listener")
-        .event_bus_name(&bus)
-        .targets(target)
-        .send()
-        .await
-        .expect("PutTargets");
-    (bus, queue.url)
-}
-
 #[tokio::test]
 async fn events_go_out_in_batches_with_one_result_each_and_oversize_refused_first() {
-    let sqs = moto_sqs().await;
-    let client = eventbridge(&sqs).await;
-    let (bus_name, queue) = bus_to_queue(&sqs, &client, SignedUp::NAME).await;
-    let bus = EventBus::new(client, &bus_name).with_concurrency(3);
+    let sqs = sqs().await;
+    let (bus_name, queue) = sqs.bus_to_queue(SignedUp::NAME).await;
+    let bus = EventBus::new(sqs.eventbridge().await, &bus_name).with_concurrency(3);
 
     // 23 sign-ups (more than two PutEvents calls), 4 events no rule matches, and one too large.
     let mut events: Vec<OutgoingEvent> = (0..23)
@@ -146,8 +102,8 @@ async fn events_go_out_in_batches_with_one_result_each_and_oversize_refused_firs
 
 #[tokio::test]
 async fn a_bus_that_does_not_exist_fails_each_event_with_eventbridge_s_code() {
-    let sqs = moto_sqs().await;
-    let bus = EventBus::new(eventbridge(&sqs).await, "no-such-bus");
+    let sqs = sqs().await;
+    let bus = EventBus::new(sqs.eventbridge().await, "no-such-bus");
     let err = bus
         .send(SignedUp {
             user_id: 1,
@@ -164,9 +120,8 @@ async fn a_bus_that_does_not_exist_fails_each_event_with_eventbridge_s_code() {
 
 #[tokio::test]
 async fn overtime_events_send_puts_one_event_on_the_bus_and_refuses_bad_json() {
-    let sqs = moto_sqs().await;
-    let client = eventbridge(&sqs).await;
-    let (bus, queue) = bus_to_queue(&sqs, &client, "order.paid").await;
+    let sqs = sqs().await;
+    let (bus, queue) = sqs.bus_to_queue("order.paid").await;
     let overtime = |args: &[&str]| {
         std::process::Command::new(overtime_tests::lambda::workspace_bin("overtime"))
             .args(args)

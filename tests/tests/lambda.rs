@@ -161,10 +161,12 @@ async fn scheduler_input_and_failing_handlers() {
 async fn signup_route_on_a_lambda_function_url() {
     let sqs = sqs().await;
     let q = sqs.queue("lambda-signup", QueueSpec::default()).await;
+    let (bus, events) = sqs.bus_to_queue("user.signed_up").await;
     let api = RuntimeApi::start();
     let mut env = lambda_env(&api);
     env.extend(sqs.env());
     env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
+    env.push(("OVERTIME_EVENT_BUS", bus));
     // The real example function: the same binary that serves Vercel.
     let _signup = Function::start("signup", &env);
 
@@ -196,12 +198,22 @@ async fn signup_route_on_a_lambda_function_url() {
         .iter()
         .filter_map(|m| attr(m, "overtime.key"))
         .collect();
-    let expected: HashSet<String> = ["welcome:ada@example.com", "welcome:bob@example.com"]
+    let expected: HashSet<String> = ["ada@example.com", "bob@example.com"]
         .into_iter()
-        .map(String::from)
+        .map(|email| app::SignedUp::new(email.into(), "free".into()).key())
         .collect();
     assert_eq!(
         keys, expected,
         "exactly the two valid signups were enqueued"
+    );
+    let sent = sqs.drain(&events, 2, Duration::from_secs(10)).await;
+    let ids: HashSet<String> = sent
+        .iter()
+        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m.body()?).ok())
+        .filter_map(|e| e["detail"]["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        ids, expected,
+        "and each sent user.signed_up under the same key"
     );
 }

@@ -127,24 +127,28 @@ async fn cron_secret_is_checked_and_missing_secret_fails_closed() {
 }
 
 #[tokio::test]
-async fn signup_route_enqueues_a_welcome_email() {
+async fn signup_route_enqueues_a_welcome_email_and_sends_user_signed_up() {
     let sqs = sqs().await;
     let q = sqs.queue("signup", QueueSpec::default()).await;
+    let (bus, events) = sqs.bus_to_queue("user.signed_up").await;
     let mut env = sqs.env();
     env.push(("OVERTIME_QUEUE_URL", q.url.clone()));
+    env.push(("OVERTIME_EVENT_BUS", bus));
     let server = serve("signup", &env);
     let http = reqwest::Client::new();
     let url = format!("{}/api/signup", server.base);
 
     let res = http
         .post(&url)
-        .json(&serde_json::json!({"email": "ada@example.com"}))
+        .json(&serde_json::json!({"email": "ada@example.com", "plan": "pro"}))
         .send()
         .await
         .expect("request");
     assert_eq!(res.status(), 202);
     let body: serde_json::Value = res.json().await.expect("JSON");
     let job_id = body["queued"].as_str().expect("a job id").to_owned();
+    let ada = app::SignedUp::new("ada@example.com".into(), "pro".into());
+    assert_eq!(body["event"], ada.key().as_str());
 
     let bad = http
         .post(&url)
@@ -169,12 +173,25 @@ async fn signup_route_enqueues_a_welcome_email() {
     );
     assert_eq!(
         attr(&received[0], "overtime.key").as_deref(),
-        Some("welcome:ada@example.com")
+        Some(ada.key().as_str())
     );
     let env: serde_json::Value =
         serde_json::from_str(received[0].body().unwrap_or_default()).expect("JSON");
     assert_eq!(env["id"], job_id.as_str());
     assert_eq!(env["payload"]["email"], "ada@example.com");
+
+    let sent = sqs.drain(&events, 1, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 1, "one event, for the valid signup");
+    let event: serde_json::Value =
+        serde_json::from_str(sent[0].body().unwrap_or_default()).expect("an event");
+    assert_eq!(event["detail-type"], "user.signed_up");
+    assert_eq!(
+        event["detail"],
+        serde_json::json!({
+            "id": ada.key(),
+            "data": {"id": ada.id, "email": "ada@example.com", "plan": "pro"}
+        })
+    );
 }
 
 #[tokio::test]

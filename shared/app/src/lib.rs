@@ -6,14 +6,17 @@
 
 mod durable;
 mod shop;
+mod signups;
 
 pub use durable::{Checkout, RescoreAccounts, score};
 pub use shop::{App, LoggingShop, Shop};
+pub use signups::{CrmSync, SignedUp};
 
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 
-/// Sends the welcome email to a new user. Enqueued by `functions/signup`.
+/// Sends the welcome email to a new user. Enqueued by `functions/signup`, and listening to
+/// `user.signed_up` (whose data has the address too) under the same key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WelcomeEmail {
     /// The new user's address.
@@ -80,6 +83,7 @@ pub fn purge_expired_sessions(now: chrono::DateTime<chrono::Utc>) -> usize {
 pub fn worker(app: App) -> overtime::Worker<App> {
     overtime::Worker::with_state(app)
         .job::<WelcomeEmail>()
+        .job::<CrmSync>()
         .job::<SyncAccount>()
         .job::<Checkout>()
         .job::<RescoreAccounts>()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 /// The worker's shared state: every job gets it as `ctx.state()`.
 #[derive(Clone)]
 pub struct App {
-    /// Payments, email, the order database and the team's chat.
+    /// Payments, email, the order database, the CRM and the team's chat.
     pub shop: Arc<dyn Shop>,
 }
 
@@ -30,6 +30,8 @@ pub trait Shop: Send + Sync + 'static {
     fn record_order(&self, order: &str, charge: &str) -> Result<(), BoxError>;
     /// Tells the team about an order.
     fn notify_team(&self, order: &str) -> Result<(), BoxError>;
+    /// Creates or updates the CRM contact of user `user` (an upsert by id: a retry is harmless).
+    fn upsert_contact(&self, user: &str, email: &str, plan: &str) -> Result<(), BoxError>;
 }
 
 /// A [`Shop`] that logs each call and always succeeds: the example's stand-in for real providers.
@@ -54,6 +56,11 @@ impl Shop for LoggingShop {
 
     fn notify_team(&self, order: &str) -> Result<(), BoxError> {
         tracing::info!(order, "team notified");
+        Ok(())
+    }
+
+    fn upsert_contact(&self, user: &str, email: &str, plan: &str) -> Result<(), BoxError> {
+        tracing::info!(user, email, plan, "CRM contact upserted");
         Ok(())
     }
 }

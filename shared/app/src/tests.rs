@@ -57,6 +57,11 @@ impl Shop for FakeShop {
         self.note(format!("notify {order}"));
         Ok(())
     }
+
+    fn upsert_contact(&self, user: &str, email: &str, plan: &str) -> Result<(), BoxError> {
+        self.note(format!("crm {user} {email} {plan}"));
+        Ok(())
+    }
 }
 
 fn app(shop: &Arc<FakeShop>) -> App {
@@ -112,6 +117,52 @@ async fn a_welcome_email_goes_out_once_and_a_bad_address_is_dead_lettered_at_onc
         ("welcome-email", "permanent", 1)
     );
     assert_eq!(dead[0].reason, "\"nobody\" is not an email address");
+}
+
+#[tokio::test]
+async fn a_sign_up_emails_once_though_enqueued_and_heard_and_syncs_a_paying_user_to_the_crm() {
+    let shop = FakeShop::failing_to_record(0);
+    let worker = TestWorker::new(worker(app(&shop)));
+    let ada = SignedUp::new("ada@example.com".into(), "pro".into());
+    // What functions/signup enqueues, then what the two listeners' rules deliver: the event's
+    // data as each job's payload, the event's id as its key.
+    let welcome = WelcomeEmail {
+        email: ada.email.clone(),
+    };
+    let queue = worker.queue();
+    queue
+        .send(overtime::Message::new(&welcome).idempotency_key(ada.key()))
+        .await
+        .expect("sent");
+    let data = serde_json::to_string(&ada).expect("json");
+    for job in ["welcome-email", "crm-sync"] {
+        let heard = overtime::Message::from_json(job, &data)
+            .expect("a payload")
+            .idempotency_key(ada.key());
+        queue.send(heard).await.expect("sent");
+    }
+    let report = worker.run_until_idle().await;
+    assert_eq!(report.dead_lettered(), 0);
+    let mut calls = shop.calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            format!("crm {} ada@example.com pro", ada.id),
+            "email welcome ada@example.com".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_sign_up_s_user_id_and_key_follow_from_the_address() {
+    let a = SignedUp::new("ada@example.com".into(), "pro".into());
+    let again = SignedUp::new("ada@example.com".into(), "free".into());
+    let bob = SignedUp::new("bob@example.com".into(), "pro".into());
+    assert_eq!(a.id, again.id, "a retried request names the same user");
+    assert_ne!(a.id, bob.id);
+    assert!(a.id.starts_with("u_") && a.id.len() == 18, "{}", a.id);
+    assert_eq!(a.key(), format!("signup:{}", a.id));
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The dashboard (`GET /` on the SQS endpoint's address), its JSON (`GET /_overtime/state`),
-//! and manual firing (`POST /_overtime/trigger/NAME`, which `overtime trigger` calls).
+//! The dashboard (`GET /` on the SQS endpoint's address), its JSON (`GET /_overtime/state`:
+//! queues, functions, schedules, runs, invocations and events), and manual firing (`POST /_overtime/trigger/NAME`, which `overtime trigger` calls).
 
 use crate::dev::Topology;
 use axum::Router;
@@ -78,6 +78,7 @@ async fn state(State(t): State<Arc<Topology>>) -> Response {
         "schedules": schedules,
         "invocations": t.log.recent(),
         "runs": runs,
+        "events": t.events.as_ref().map(crate::events::Events::activity_snapshot),
     }))
     .into_response()
 }

@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod errors;
+mod events;
 mod guard;
 mod semantics;
 mod startup;

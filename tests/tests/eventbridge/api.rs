@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test]
 async fn buses_are_created_described_listed_and_deleted() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let arn = client
         .create_event_bus()
         .name("shop-events")
@@ -65,7 +65,7 @@ async fn buses_are_created_described_listed_and_deleted() {
 #[tokio::test]
 async fn rules_are_put_described_listed_disabled_and_deleted() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     client
         .create_event_bus()
         .name("b")
@@ -202,7 +202,7 @@ async fn rules_are_put_described_listed_disabled_and_deleted() {
 #[tokio::test]
 async fn targets_are_put_listed_and_removed_within_eventbridge_s_rules() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let (_, arn) = queue(&dev, "jobs").await;
     client
         .put_rule()

@@ -6,7 +6,7 @@ use serde_json::json;
 #[tokio::test]
 async fn put_events_answers_per_entry_and_refuses_what_eventbridge_refuses() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let good = entry(
         "default",
         "user.signed_up",
@@ -55,7 +55,7 @@ async fn put_events_answers_per_entry_and_refuses_what_eventbridge_refuses() {
 #[tokio::test]
 async fn a_matching_event_reaches_each_target_in_eventbridge_s_shape_or_transformed() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     client
         .create_event_bus()
         .name("shop")
@@ -188,7 +188,7 @@ async fn a_matching_event_reaches_each_target_in_eventbridge_s_shape_or_transfor
 #[tokio::test]
 async fn an_event_for_a_missing_queue_lands_in_the_target_s_dead_letter_queue_with_the_reason() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let (dlq_url, dlq_arn) = queue(&dev, "events-dlq").await;
     let pattern = json!({"source": ["overtime"]});
     let gone = "arn:aws:sqs:us-east-1:000000000000:not-created";
@@ -238,7 +238,7 @@ async fn an_event_for_a_missing_queue_lands_in_the_target_s_dead_letter_queue_wi
 #[tokio::test]
 async fn a_fifo_target_gets_its_group_and_the_event_id_as_deduplication_id() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let sqs = dev.client(1).await;
     let url = sqs
         .create_queue()

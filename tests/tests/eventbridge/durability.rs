@@ -8,7 +8,7 @@ use std::collections::HashSet;
 #[tokio::test]
 async fn a_thousand_acknowledged_events_reach_all_three_queues_after_kill_9() {
     let mut dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let mut urls = Vec::new();
     for name in ["a", "b", "c"] {
         let (url, arn) = queue(&dev, name).await;

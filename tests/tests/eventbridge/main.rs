@@ -1,8 +1,9 @@
 //! `overtime dev`'s EventBridge, as a real process, through the real aws-sdk-eventbridge:
 //! buses, rules and targets with EventBridge's errors, PutEvents with partial failures and its
 //! delivery to SQS queues (the event's shape, Input, InputPath, InputTransformer), pattern
-//! matching on a table of cases from AWS's documentation (TestEventPattern and delivery), and
-//! durability across kill -9.
+//! matching on a table of cases from AWS's documentation (TestEventPattern and delivery),
+//! durability across kill -9, and the listeners of `infra/overtime.toml` fed by
+//! `overtime events send`.
 //!
 //! The reference is AWS's documented behaviour (the EventBridge user guide and API reference),
 //! not moto: moto's EventBridge has no TestEventPattern, leaves `account` out of events sent to
@@ -11,26 +12,13 @@
 mod api;
 mod delivery;
 mod durability;
+mod listeners;
 mod patterns;
 mod waits;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use overtime_tests::dev::Dev;
-
-/// An EventBridge client for `overtime dev`'s endpoint, one attempt per call.
-fn eventbridge(dev: &Dev) -> Client {
-    let config = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new(
-            overtime_tests::server::REGION,
-        ))
-        .endpoint_url(&dev.endpoint)
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::for_tests())
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
-}
 
 /// The error code and message of a failed call.
 fn refused<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(

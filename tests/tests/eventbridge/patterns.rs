@@ -147,7 +147,7 @@ const INVALID: &[&str] = &[
 #[tokio::test]
 async fn test_event_pattern_answers_the_documented_table() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let event = event().to_string();
     for (pattern, expected) in table() {
         let got = client
@@ -190,7 +190,7 @@ async fn test_event_pattern_answers_the_documented_table() {
 #[tokio::test]
 async fn delivery_matches_as_test_event_pattern_does() {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     // The table's detail patterns, each on a rule of its own with its own queue, and one
     // event: exactly the queues of matching patterns get it.
     let cases: Vec<(Value, bool)> = table()

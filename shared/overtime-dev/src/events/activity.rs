@@ -12,16 +12,19 @@ const RECENT: usize = 200;
 /// One event, as the dashboard lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRecord {
-    /// EventBridge's id.
-    pub id: String,
+    /// Its name: the entry's `detail-type`.
+    pub name: String,
+    /// overtime's id for it (`detail.id`), its listeners' idempotency key; none for an event
+    /// overtime did not send.
+    pub id: Option<String>,
+    /// EventBridge's id (a new one each time the same event is sent).
+    pub eventbridge_id: String,
     /// When it was sent (its `time`).
     pub time: String,
     /// The bus.
     pub bus: String,
     /// Its `source`.
     pub source: String,
-    /// Its `detail-type`: an overtime event's name.
-    pub detail_type: String,
     /// The rules it matched.
     pub rules: Vec<String>,
     /// What it started: `job NAME on QUEUE`, a queue, a function.
@@ -32,12 +35,16 @@ pub struct EventRecord {
 
 impl EventRecord {
     pub(crate) fn of(event: &Built) -> Self {
+        let id = (event.source == overtime::events::SOURCE)
+            .then(|| event.value["detail"]["id"].as_str().map(str::to_owned))
+            .flatten();
         EventRecord {
-            id: event.id.clone(),
+            name: event.detail_type.clone(),
+            id,
+            eventbridge_id: event.id.clone(),
             time: event.time.clone(),
             bus: event.bus.clone(),
             source: event.source.clone(),
-            detail_type: event.detail_type.clone(),
             rules: Vec::new(),
             started: Vec::new(),
             failures: Vec::new(),
@@ -48,8 +55,8 @@ impl EventRecord {
 /// Events seen since start.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Activity {
-    /// Every accepted event.
-    pub events: u64,
+    /// Every event accepted since start.
+    pub accepted: u64,
     /// Accepted events no rule matched, by name: sent, but no one listens.
     pub unmatched: BTreeMap<String, u64>,
     /// The latest events, newest first.
@@ -59,9 +66,9 @@ pub struct Activity {
 impl Activity {
     pub(crate) fn record(&mut self, records: Vec<EventRecord>) {
         for r in records {
-            self.events += 1;
+            self.accepted += 1;
             if r.rules.is_empty() {
-                *self.unmatched.entry(r.detail_type.clone()).or_default() += 1;
+                *self.unmatched.entry(r.name.clone()).or_default() += 1;
             }
             self.recent.push_front(r);
         }
