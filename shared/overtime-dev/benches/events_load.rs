@@ -163,7 +163,7 @@ async fn send(
                     );
                 }
                 let out = req.send().await;
-                let mut refused = |code: &str, k: usize| {
+                let refused = |code: &str, k: usize| {
                     *refused.lock().expect("lock").entry(code.to_owned()).or_default() += k;
                 };
                 match out {
