@@ -2,7 +2,9 @@
 //! run: a bus with three rules matching one event, each targeting its own SQS queue; N events
 //! sent with PutEvents ×10, 8 calls in flight, while receivers long-poll the three queues.
 //! Measured: events/s accepted (the wall time of the whole send phase), and for every copy of
-//! an accepted event the time from its PutEvents answer to its first receive (p50, p99).
+//! an accepted event the time from its PutEvents answer to its first receive (p50, p99). Then
+//! the same on a fresh bus at a pace the receivers keep up with (one call every 10 ms), where
+//! that latency is the server's rather than the receivers' backlog.
 //! Optionally, PutEvents → a listener's job starting in a real worker process that overtime
 //! dev runs through its event source mapping.
 //!
@@ -23,7 +25,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const IN_FLIGHT: usize = 8;
+/// The throughput load: calls in flight, no pause.
+const SATURATING: Load = Load {
+    name: "8 in flight",
+    in_flight: 8,
+    pause: Duration::ZERO,
+};
+/// A load the bench's receivers keep up with on 2 cores (at most 1,000 events/s, 3,000 copies/s), so
+/// the latency is the server's, not the receivers' backlog.
+const PACED: Load = Load {
+    name: "1 call, 10 ms pauses",
+    in_flight: 1,
+    pause: Duration::from_millis(10),
+};
 /// PutEvents' most entries a call. Source: Amazon EventBridge API reference, PutEvents.
 const BATCH: usize = 10;
 const RECEIVERS_PER_QUEUE: usize = 2;
@@ -53,7 +67,10 @@ async fn clients(endpoint: &str) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::C
 }
 
 /// A fresh bus, its three rules and their queues; the bus's name and the queues' URLs.
-async fn topology(eb: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client) -> (String, Vec<String>) {
+async fn topology(
+    eb: &aws_sdk_eventbridge::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> (String, Vec<String>) {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let bus = format!("bench-{tag}");
     eb.create_event_bus()
@@ -93,7 +110,13 @@ async fn topology(eb: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client) -
             .put_targets()
             .event_bus_name(&bus)
             .rule(&rule)
-            .targets(Target::builder().id("queue").arn(arn).build().expect("target"))
+            .targets(
+                Target::builder()
+                    .id("queue")
+                    .arn(arn)
+                    .build()
+                    .expect("target"),
+            )
             .send()
             .await
             .expect("PutTargets");
@@ -101,6 +124,14 @@ async fn topology(eb: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client) -
         urls.push(url);
     }
     (bus, urls)
+}
+
+/// How events are sent: calls of 10 in flight at once, each sender pausing between calls.
+#[derive(Clone, Copy)]
+struct Load {
+    name: &'static str,
+    in_flight: usize,
+    pause: Duration,
 }
 
 /// Nanoseconds since the run's start, 0 for "not yet": one slot per event.
@@ -133,6 +164,7 @@ async fn send(
     eb: &aws_sdk_eventbridge::Client,
     bus: &str,
     n: usize,
+    load: Load,
     answered: &Arc<Times>,
     start: Instant,
 ) -> (f64, BTreeMap<String, usize>) {
@@ -141,7 +173,7 @@ async fn send(
     let pad = "p".repeat(160);
     let began = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..IN_FLIGHT {
+    for _ in 0..load.in_flight {
         let (eb, bus, next, pad) = (eb.clone(), bus.to_owned(), next.clone(), pad.clone());
         let (answered, refused) = (answered.clone(), refused.clone());
         tasks.push(tokio::spawn(async move {
@@ -164,7 +196,11 @@ async fn send(
                 }
                 let out = req.send().await;
                 let refused = |code: &str, k: usize| {
-                    *refused.lock().expect("lock").entry(code.to_owned()).or_default() += k;
+                    *refused
+                        .lock()
+                        .expect("lock")
+                        .entry(code.to_owned())
+                        .or_default() += k;
                 };
                 match out {
                     Ok(out) => {
@@ -177,6 +213,9 @@ async fn send(
                         }
                     }
                     Err(e) => refused(&format!("call failed: {e}"), seqs.len()),
+                }
+                if !load.pause.is_zero() {
+                    tokio::time::sleep(load.pause).await;
                 }
             }
         }));
@@ -263,7 +302,7 @@ struct Run {
     p99_ms: f64,
 }
 
-async fn load(name: &str, endpoint: &str, n: usize, pid: Option<&str>) -> Run {
+async fn phase(name: &str, endpoint: &str, n: usize, load: Load, pid: Option<&str>) -> Run {
     let (eb, sqs) = clients(endpoint).await;
     let (bus, urls) = topology(&eb, &sqs).await;
     let start = Instant::now();
@@ -283,7 +322,7 @@ async fn load(name: &str, endpoint: &str, n: usize, pid: Option<&str>) -> Run {
         }
     }
     let cpu0 = pid.and_then(cpu_seconds);
-    let (send_s, refused) = send(&eb, &bus, n, &answered, start).await;
+    let (send_s, refused) = send(&eb, &bus, n, load, &answered, start).await;
     let cpu1 = pid.and_then(cpu_seconds);
     let accepted: Vec<usize> = (0..n).filter(|i| answered.get(*i).is_some()).collect();
     let all_in = || {
@@ -323,12 +362,14 @@ async fn load(name: &str, endpoint: &str, n: usize, pid: Option<&str>) -> Run {
     };
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
         eprintln!(
-            "cpu {name} send_us_per_event {:.1}",
+            "cpu {name} ({}) send_us_per_event {:.1}",
+            load.name,
             (b - a) * 1e6 / n as f64
         );
     }
     println!(
-        "| {name} | {n} | {} | {refused:?} | {:.0} | {:.2} | {:.2} | {:.2} | {early} | {lost} | {again} |",
+        "| {name} | {} | {n} | {} | {refused:?} | {:.0} | {:.2} | {:.2} | {:.2} | {early} | {lost} | {again} |",
+        load.name,
         accepted.len(),
         run.accepted_per_s,
         run.p50_ms,
@@ -431,9 +472,9 @@ async fn main() {
         return;
     }
     println!(
-        "| server | events | accepted | refused | events/s accepted | answer→receivable p50 ms | p99 ms | max ms | received before the answer | never received | received again |"
+        "| server | load | events | accepted | refused | events/s accepted | answer→receivable p50 ms | p99 ms | max ms | received before the answer | never received | received again |"
     );
-    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut runs = Vec::new();
     for spec in servers.split_whitespace() {
         let mut parts = spec.splitn(4, '=');
@@ -443,16 +484,20 @@ async fn main() {
             continue;
         };
         let n: usize = n.parse().expect("event count");
-        let run = load(name, endpoint, n, parts.next()).await;
-        runs.push((name.to_owned(), run));
+        let pid = parts.next();
+        let saturating = phase(name, endpoint, n, SATURATING, pid).await;
+        let paced = phase(name, endpoint, (n / 5).max(200), PACED, pid).await;
+        runs.push((name.to_owned(), saturating, paced));
     }
-    if let Some(((ours, a), rest)) = runs.split_first() {
-        for (peer, b) in rest {
+    if let Some(((ours, a, a_paced), rest)) = runs.split_first() {
+        for (peer, b, b_paced) in rest {
             println!(
-                "\nratio {ours} / {peer}: events/s {:.2}, p50 {:.2}, p99 {:.2}",
+                "\nratio {ours} / {peer}: events/s {:.2}; answer→receivable at 8 in flight p50 {:.2}, p99 {:.2}; paced p50 {:.2}, p99 {:.2}",
                 a.accepted_per_s / b.accepted_per_s,
                 a.p50_ms / b.p50_ms,
-                a.p99_ms / b.p99_ms
+                a.p99_ms / b.p99_ms,
+                a_paced.p50_ms / b_paced.p50_ms,
+                a_paced.p99_ms / b_paced.p99_ms
             );
         }
     }
