@@ -1,11 +1,14 @@
 //! The example app's durable work: a backfill longer than any one invocation (chunked), and a
-//! checkout workflow whose steps run once each (memoized).
+//! checkout workflow whose steps run once each (memoized) and that can wait for the payment
+//! provider's `payment.succeeded` event.
 
 use crate::App;
 use overtime::chunk::{Advance, Chunked, SliceContext};
+use overtime::wait::Match;
 use overtime::{Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// Accounts scored per step: a bounded unit, well under a second.
 const ACCOUNTS_PER_STEP: u64 = 500;
@@ -67,8 +70,29 @@ impl Chunked for RescoreAccounts {
     }
 }
 
+/// The event a payment provider's webhook sends when a charge settles (`payment.succeeded`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentSucceeded {
+    /// The order paid for.
+    pub order_id: String,
+    /// The charge that settled.
+    pub charge: String,
+}
+
+impl PaymentSucceeded {
+    /// The event's name on the bus.
+    pub const NAME: &'static str = "payment.succeeded";
+}
+
+#[cfg(feature = "events")]
+impl overtime::events::Event for PaymentSucceeded {
+    const NAME: &'static str = PaymentSucceeded::NAME;
+}
+
 /// Charges a customer, sends the receipt, records the order, tells the team: each step once,
-/// even when a later one fails and the job is retried.
+/// even when a later one fails and the job is retried. With `pay_within_secs`, the charge is
+/// only started: the checkout waits (suspended, spending nothing) for `payment.succeeded` for
+/// its order, and without it in time records the order as expired and stops.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checkout {
     /// The order.
@@ -77,6 +101,9 @@ pub struct Checkout {
     pub cents: u64,
     /// Where the receipt goes.
     pub email: String,
+    /// Wait this long for the provider's `payment.succeeded` before the receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_within_secs: Option<u64>,
 }
 
 impl Job for Checkout {
@@ -98,6 +125,29 @@ impl Job for Checkout {
                 Ok(shop.charge(&self.order_id, self.cents, &key("charge"))?)
             })
             .await?;
+        if let Some(secs) = self.pay_within_secs {
+            let on = Match::field("data.order_id", &self.order_id);
+            let paid = ctx
+                .wait_for_event::<PaymentSucceeded>(
+                    "paid",
+                    PaymentSucceeded::NAME,
+                    on,
+                    Duration::from_secs(secs),
+                )
+                .await?;
+            if paid.is_none() {
+                tracing::warn!(
+                    order = self.order_id,
+                    secs,
+                    "no payment in time; the order expires"
+                );
+                return ctx
+                    .step("expire", || async {
+                        Ok(shop.record_order(&self.order_id, "expired")?)
+                    })
+                    .await;
+            }
+        }
         ctx.step("receipt", || async {
             Ok(shop.send_email(&self.email, "receipt", &key("receipt"))?)
         })

@@ -8,7 +8,7 @@ mod durable;
 mod shop;
 mod signups;
 
-pub use durable::{Checkout, RescoreAccounts, score};
+pub use durable::{Checkout, PaymentSucceeded, RescoreAccounts, score};
 pub use shop::{App, LoggingShop, Shop};
 pub use signups::{CrmSync, SignedUp};
 

@@ -73,6 +73,7 @@ fn checkout() -> Checkout {
         order_id: "o-1".into(),
         cents: 4200,
         email: "ada@example.com".into(),
+        pay_within_secs: None,
     }
 }
 
@@ -257,4 +258,36 @@ async fn a_rescore_of_five_thousand_accounts_runs_as_a_chain_of_slices_and_compl
     assert_eq!(run.status(), RunStatus::Done);
     assert_eq!((run.slice(), run.items_done()), (3, 5000));
     assert_eq!(worker.pending(), 0);
+}
+
+#[tokio::test]
+async fn a_checkout_whose_payment_never_comes_expires_after_its_wait() {
+    let shop = FakeShop::failing_to_record(0);
+    let worker = TestWorker::new(worker(app(&shop)));
+    let job = Checkout {
+        pay_within_secs: Some(3600),
+        ..checkout()
+    };
+    let sent = worker.queue().send(job).await.expect("sent");
+    let report = worker.run_until_idle().await;
+    assert_eq!(report.dead_lettered(), 0);
+    // Charged, then an hour of waiting (the test queue's clock skips ahead), then expired.
+    let charge_key = format!("{}:charge", sent.job_id);
+    assert_eq!(
+        shop.calls(),
+        [
+            format!("charge o-1 4200 {charge_key}"),
+            "record o-1 expired".into(),
+        ]
+    );
+    let paid = worker
+        .store()
+        .step(&sent.job_id, "wait:paid")
+        .await
+        .expect("store");
+    assert_eq!(
+        paid.as_deref(),
+        Some("null"),
+        "the wait ended by its timeout"
+    );
 }

@@ -165,7 +165,7 @@ struct Setup {
 /// overtime dev, a queue `jobs`, the wake listener's rule on the default bus, a worker.
 async fn setup() -> Setup {
     let dev = Dev::endpoint();
-    let client = eventbridge(&dev);
+    let client = dev.eventbridge();
     let (url, arn) = queue(&dev, "jobs").await;
     let (dlq, _) = queue(&dev, "jobs-dlq").await;
     let listener = Listener {
