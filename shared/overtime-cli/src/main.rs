@@ -266,6 +266,12 @@ enum CliError {
     Events(#[from] events::EventsError),
 }
 
+/// mimalloc, not glibc's allocator: `overtime dev` serves many small requests from several
+/// threads, and a third of its CPU under PutEvents load was glibc's malloc and free
+/// (BENCHMARKS.md, "EventBridge").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `overtime dev` serves everything from one thread: its work is short requests and

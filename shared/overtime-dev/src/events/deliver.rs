@@ -79,22 +79,19 @@ impl Events {
     pub(crate) async fn deliver(&self, plan: Plan) -> Result<(), EventsError> {
         let mut batches: BTreeMap<String, Vec<SendEntry>> = BTreeMap::new();
         let mut records: Vec<EventRecord> = plan.events.iter().map(EventRecord::of).collect();
-        let mut undeliverable: Vec<(usize, &Delivery, String, String)> = Vec::new();
+        let mut undeliverable: Vec<(usize, Delivery, String, String)> = Vec::new();
         let mut queues: BTreeMap<String, Option<bool>> = BTreeMap::new();
-        for d in &plan.deliveries {
+        let Plan { events, deliveries } = plan;
+        for mut d in deliveries {
             let record = &mut records[d.event];
             if !record.rules.contains(&d.rule) {
                 record.rules.push(d.rule.clone());
             }
-            let body = match &d.body {
-                Ok(b) => b.clone(),
+            let body = match std::mem::replace(&mut d.body, Ok(String::new())) {
+                Ok(b) => b,
                 Err(why) => {
-                    undeliverable.push((
-                        d.event,
-                        d,
-                        "INPUT_TRANSFORMATION_FAILED".into(),
-                        why.clone(),
-                    ));
+                    let event = d.event;
+                    undeliverable.push((event, d, "INPUT_TRANSFORMATION_FAILED".into(), why));
                     continue;
                 }
             };
@@ -129,15 +126,13 @@ impl Events {
                 ));
                 continue;
             }
-            let Some(queue) = queue_of(&d.target.arn) else {
-                undeliverable.push((
-                    d.event,
-                    d,
-                    "NO_SUCH_TARGET".into(),
-                    format!("{} is not a target overtime dev delivers to", d.target.arn),
-                ));
+            let Some(queue) = queue_of(&d.target.arn).map(str::to_owned) else {
+                let why = format!("{} is not a target overtime dev delivers to", d.target.arn);
+                let event = d.event;
+                undeliverable.push((event, d, "NO_SUCH_TARGET".into(), why));
                 continue;
             };
+            let queue = queue.as_str();
             let fifo = match queues.get(queue) {
                 Some(known) => *known,
                 None => {
@@ -147,17 +142,15 @@ impl Events {
                 }
             };
             let Some(fifo) = fifo else {
-                undeliverable.push((
-                    d.event,
-                    d,
-                    "SQS_QUEUE_NOT_FOUND".into(),
-                    format!("queue {queue} does not exist"),
-                ));
+                let why = format!("queue {queue} does not exist");
+                let event = d.event;
+                undeliverable.push((event, d, "SQS_QUEUE_NOT_FOUND".into(), why));
                 continue;
             };
-            let event = &plan.events[d.event];
+            let event = &events[d.event];
+            record.started.push(started(&body, queue));
             let mut entry = SendEntry {
-                message_body: Some(body.clone()),
+                message_body: Some(body),
                 ..SendEntry::default()
             };
             if fifo {
@@ -169,7 +162,6 @@ impl Events {
                     .and_then(|p| p.message_group_id.clone());
                 entry.message_deduplication_id = Some(event.id.clone());
             }
-            record.started.push(started(&body, queue));
             batches.entry(queue.to_owned()).or_default().push(entry);
         }
         for (event, d, code, message) in &undeliverable {
@@ -188,7 +180,7 @@ impl Events {
                 continue;
             };
             let mut entry = SendEntry {
-                message_body: Some(plan.events[*event].text.get().to_owned()),
+                message_body: Some(events[*event].text.get().to_owned()),
                 ..SendEntry::default()
             };
             for (k, v) in [

@@ -100,10 +100,21 @@ fn build(entry: &PutEventsEntry, now: DateTime<Utc>) -> Result<Built, PutEventsR
         r#"{{"version":"0","id":"{id}","detail-type":{},"source":{},"account":"{ACCOUNT}","time":"{time}","region":"{REGION}","resources":{resources},"detail":{}}}"#,
         quoted(detail_type),
         quoted(source),
-        transform::minify(detail),
+        transform::minify_valid(detail),
     );
     let text = RawValue::from_string(text).map_err(|_| malformed())?;
-    let value = serde_json::from_str(text.get()).map_err(|_| malformed())?;
+    // The same event as JSON for matching, from the parts already parsed (not parsed again).
+    let value = Value::Object(serde_json::Map::from_iter([
+        ("version".to_owned(), Value::from("0")),
+        ("id".to_owned(), Value::from(id.as_str())),
+        ("detail-type".to_owned(), Value::from(detail_type)),
+        ("source".to_owned(), Value::from(source)),
+        ("account".to_owned(), Value::from(ACCOUNT)),
+        ("time".to_owned(), Value::from(time.as_str())),
+        ("region".to_owned(), Value::from(REGION)),
+        ("resources".to_owned(), Value::from(entry.resources.clone())),
+        ("detail".to_owned(), detail_value),
+    ]));
     Ok(Built {
         id,
         bus: bus_name(entry.event_bus_name.as_deref()).to_owned(),

@@ -203,6 +203,15 @@ pub(crate) fn minify(text: &str) -> String {
     if serde_json::from_str::<&RawValue>(text).is_err() {
         return text.to_owned();
     }
+    minify_valid(text)
+}
+
+/// [`minify`] of text already known to be JSON.
+pub(crate) fn minify_valid(text: &str) -> String {
+    // JSON's whitespace outside strings is ASCII: text without any is already minified.
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
