@@ -13,6 +13,7 @@ pub mod envelope;
 mod error;
 #[cfg(any(feature = "events", feature = "event-patterns"))]
 pub mod events;
+pub mod flow;
 pub mod http;
 mod job;
 pub mod limits;

@@ -1,0 +1,56 @@
+//! Flow control declarations: how many runs of a job may start, how often, and which of them
+//! run at all, per key computed from the typed payload.
+//!
+//! A job declares its controls with [`Flow`]; [`Flow::check`] refuses a declaration that
+//! cannot work (a zero limit, a period out of range) with a [`FlowError`] that says what to
+//! change. The decisions themselves are pure functions of the state kept per key
+//! ([`throttle`] for throttles, [`window`] for rate limits), so the same arithmetic runs
+//! against any run store.
+//!
+//! *Status (issue 15):* the declarations, their checks and the limiter arithmetic are here;
+//! the worker does not enforce them yet.
+//!
+//! ```
+//! use overtime::flow::{Concurrency, Debounce, Flow, Throttle};
+//! use std::time::Duration;
+//!
+//! struct SyncAccount { account: String }
+//!
+//! let flow = Flow::<SyncAccount>::new()
+//!     .concurrency(Concurrency::per_key(1, |j: &SyncAccount| j.account.clone()).total(10))
+//!     .throttle(Throttle::new(5, Duration::from_secs(2)).burst(2));
+//! assert!(flow.check().is_ok());
+//!
+//! let zero = Flow::<SyncAccount>::new().throttle(Throttle::new(0, Duration::from_secs(1)));
+//! assert!(zero.check().unwrap_err().to_string().contains("at least 1"));
+//! # let _ = Debounce::<SyncAccount>::new(Duration::from_secs(5));
+//! ```
+
+mod decl;
+mod error;
+pub mod throttle;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
+
+pub use decl::{Concurrency, Debounce, Flow, KeyFn, RateLimit, Singleton, SingletonMode, Throttle};
+pub use error::FlowError;
+
+use std::time::Duration;
+
+/// The shortest period a throttle, rate limit or debounce may have.
+pub const MIN_PERIOD: Duration = Duration::from_secs(1);
+/// The longest period a throttle, rate limit or debounce (or a debounce's maximum wait) may
+/// have: 7 days, as Inngest allows.
+pub const MAX_PERIOD: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most runs a concurrency limit may allow at once.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+/// The most starts a rate limit may allow per period: it keeps one start time per allowed
+/// start and key, so its state stays a small item.
+pub const MAX_RATE_LIMIT: u32 = 1_000;
+/// The most extra starts a throttle's burst may allow.
+pub const MAX_BURST: u32 = 10_000;
+/// The shortest and longest lease of a concurrency slot: a crashed holder's slot frees itself
+/// after it.
+pub const LEASE_RANGE: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(900));

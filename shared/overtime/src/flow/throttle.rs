@@ -1,0 +1,77 @@
+//! Throttling with GCRA, the generic cell rate algorithm: a key's whole state is one time,
+//! its *theoretical arrival time* (TAT). Starts are spaced `period / limit` apart on average;
+//! up to `burst` more may go back to back. In any half-open window of one period at most
+//! `limit + burst` runs start. A start that comes too early is told when to come back (it is
+//! delayed, never dropped).
+//!
+//! ```
+//! use overtime::flow::throttle::{Decision, Rate};
+//! use std::time::Duration;
+//!
+//! let rate = Rate::new(5, Duration::from_secs(2), 2); // 5 per 2 s, burst 2
+//! let mut tat = None;
+//! let mut started = 0;
+//! for _ in 0..4 {
+//!     match rate.decide(tat, 0) {
+//!         Decision::Start { tat: next } => { tat = Some(next); started += 1; }
+//!         Decision::Wait { until } => assert_eq!(until, 400), // one interval later
+//!     }
+//! }
+//! assert_eq!(started, 3); // one plus the burst of two, at once
+//! ```
+
+use std::time::Duration;
+
+/// A throttle's GCRA parameters, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Milliseconds between starts at the steady rate (`period / limit`, rounded up so the
+    /// limit is never exceeded).
+    pub interval_ms: i64,
+    /// How far ahead of the steady rate a start may be: `burst` intervals.
+    pub tolerance_ms: i64,
+}
+
+/// What a throttle says to one start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start now; keep `tat` as the key's new state.
+    Start {
+        /// The key's new theoretical arrival time (Unix ms); the state can expire then.
+        tat: i64,
+    },
+    /// Too early: come back at `until` (Unix ms). The state is unchanged.
+    Wait {
+        /// The first time a start is allowed.
+        until: i64,
+    },
+}
+
+impl Rate {
+    /// `limit` starts per `period`, `burst` more back to back. A zero limit is treated as 1
+    /// ([`Flow::check`](super::Flow::check) refuses it before this is reached).
+    pub fn new(limit: u32, period: Duration, burst: u32) -> Self {
+        let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::from(limit.max(1));
+        let interval_ms = (period_ms + limit - 1) / limit;
+        let interval_ms = interval_ms.max(1);
+        Self {
+            interval_ms,
+            tolerance_ms: interval_ms.saturating_mul(i64::from(burst)),
+        }
+    }
+
+    /// The decision for a start at `now_ms` given the key's state (`None`: no state, or an
+    /// expired one).
+    pub fn decide(&self, tat: Option<i64>, now_ms: i64) -> Decision {
+        let tat = tat.unwrap_or(now_ms).max(now_ms);
+        let allowed_at = tat - self.tolerance_ms;
+        if now_ms >= allowed_at {
+            Decision::Start {
+                tat: tat + self.interval_ms,
+            }
+        } else {
+            Decision::Wait { until: allowed_at }
+        }
+    }
+}
