@@ -4,8 +4,9 @@
 //! A job declares its controls with [`Flow`]; [`Flow::check`] refuses a declaration that
 //! cannot work (a zero limit, a period out of range) with a [`FlowError`] that says what to
 //! change. The decisions themselves are pure functions of the state kept per key
-//! ([`throttle`] for throttles, [`window`] for rate limits), so the same arithmetic runs
-//! against any run store.
+//! ([`throttle`] for throttles, [`window`] for rate limits, [`slots`] for concurrency), kept
+//! in the run store by compare-and-swap ([`slots::update`]), so the same arithmetic holds
+//! across every worker.
 //!
 //! *Status (issue 15):* the declarations, their checks and the limiter arithmetic are here;
 //! the worker does not enforce them yet.
@@ -28,9 +29,12 @@
 
 mod decl;
 mod error;
+pub mod slots;
 pub mod throttle;
 pub mod window;
 
+#[cfg(test)]
+mod slots_tests;
 #[cfg(test)]
 mod tests;
 

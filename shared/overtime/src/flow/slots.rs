@@ -1,0 +1,174 @@
+//! Concurrency slots of one key, kept as one run-store entry and changed only by
+//! compare-and-swap, so two workers (two Lambda instances, two pollers) cannot both take the
+//! last slot. Holders hold a lease they renew while running; a crashed holder's slot frees
+//! itself when the lease ends. Jobs that find no free slot queue in arrival order: a slot goes
+//! to the first waiters, and a waiter that stops asking (its message gone) leaves the queue
+//! after `waiter_ttl`.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Entry, RunStore, StoreError};
+
+/// How often a compare-and-swap is retried against other writers before giving up.
+const CAS_ATTEMPTS: usize = 16;
+
+/// One run holding a slot until `until` (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The job id holding it.
+    pub id: String,
+    /// When the slot frees itself unless renewed.
+    pub until: i64,
+}
+
+/// One job waiting for a slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiter {
+    /// The job id.
+    pub id: String,
+    /// When it first asked (its place in the queue).
+    pub arrived: i64,
+    /// When it leaves the queue unless it asks again.
+    pub seen_until: i64,
+}
+
+/// The slots of one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slots {
+    /// Who holds a slot.
+    pub holders: Vec<Holder>,
+    /// Who waits, in arrival order.
+    pub waiting: Vec<Waiter>,
+}
+
+/// What [`Slots::take`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// The job holds a slot (it already did, or just got one).
+    Granted,
+    /// No slot for it yet: `ahead` jobs come before it.
+    Queued {
+        /// How many waiters are ahead of it beyond the free slots.
+        ahead: usize,
+    },
+}
+
+impl Slots {
+    fn forget_expired(&mut self, now: i64) {
+        self.holders.retain(|h| h.until > now);
+        self.waiting.retain(|w| w.seen_until > now);
+    }
+
+    /// Job `id` asks for a slot at `now`, with at most `limit` holders; a granted slot is
+    /// held for `lease` ms, a waiter kept for `waiter_ttl` ms.
+    pub fn take(&mut self, id: &str, limit: u32, now: i64, lease: i64, waiter_ttl: i64) -> Take {
+        self.forget_expired(now);
+        if let Some(h) = self.holders.iter_mut().find(|h| h.id == id) {
+            h.until = now + lease;
+            return Take::Granted;
+        }
+        let pos = match self.waiting.iter().position(|w| w.id == id) {
+            Some(p) => {
+                self.waiting[p].seen_until = now + waiter_ttl;
+                p
+            }
+            None => {
+                self.waiting.push(Waiter {
+                    id: id.to_owned(),
+                    arrived: now,
+                    seen_until: now + waiter_ttl,
+                });
+                self.waiting.len() - 1
+            }
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let free = limit.saturating_sub(self.holders.len());
+        if pos < free {
+            self.waiting.remove(pos);
+            self.holders.push(Holder {
+                id: id.to_owned(),
+                until: now + lease,
+            });
+            Take::Granted
+        } else {
+            Take::Queued {
+                ahead: pos + 1 - free,
+            }
+        }
+    }
+
+    /// Job `id` gives its slot back (or leaves the queue); true if it held or waited.
+    pub fn release(&mut self, id: &str) -> bool {
+        let before = self.holders.len() + self.waiting.len();
+        self.holders.retain(|h| h.id != id);
+        self.waiting.retain(|w| w.id != id);
+        before != self.holders.len() + self.waiting.len()
+    }
+
+    /// Extends `id`'s lease; false if it no longer holds a slot (its lease ran out and the
+    /// slot went to another).
+    pub fn renew(&mut self, id: &str, now: i64, lease: i64) -> bool {
+        self.forget_expired(now);
+        match self.holders.iter_mut().find(|h| h.id == id) {
+            Some(h) => {
+                h.until = now + lease;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When the entry may be forgotten: once every lease and waiter ran out.
+    pub fn expires_ms(&self, now: i64) -> i64 {
+        self.holders
+            .iter()
+            .map(|h| h.until)
+            .chain(self.waiting.iter().map(|w| w.seen_until))
+            .max()
+            .unwrap_or(now)
+    }
+}
+
+/// Reads the JSON state under `key` (its default when absent or expired), lets `change`
+/// update it and say what it returns and until when the state must be kept, and writes it
+/// back by compare-and-swap, retried when another writer came first. Returns `change`'s
+/// result once written. A `change` that returns `keep_until <= now` with an absent entry
+/// writes nothing.
+pub async fn update<T, R, F>(
+    store: &dyn RunStore,
+    key: &str,
+    mut change: F,
+) -> Result<R, StoreError>
+where
+    T: Default + Serialize + DeserializeOwned,
+    F: FnMut(&mut T, i64) -> (R, i64),
+{
+    for _ in 0..CAS_ATTEMPTS {
+        let now = crate::store::now_ms();
+        let current = store.entry(key, now).await?;
+        let mut state: T = match &current {
+            Some(e) => serde_json::from_str(&e.value).map_err(|err| StoreError::Corrupt {
+                id: key.to_owned(),
+                reason: err.to_string(),
+            })?,
+            None => T::default(),
+        };
+        let (result, keep_until) = change(&mut state, now);
+        if current.is_none() && keep_until <= now {
+            return Ok(result);
+        }
+        let value = serde_json::to_string(&state).map_err(|err| StoreError::Corrupt {
+            id: key.to_owned(),
+            reason: err.to_string(),
+        })?;
+        let next = Entry::new(value, keep_until.max(now));
+        let token = current.as_ref().map(|e| e.token.as_str());
+        if store.put_entry(key, &next, token, now).await? {
+            return Ok(result);
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "{key} kept changing under other writers; try again"
+    )))
+}
