@@ -44,7 +44,7 @@ const INDEX_MARGIN_MS: i64 = 86_400_000;
 const PASS_KEPT_MS: i64 = 14 * 86_400_000;
 
 /// Conditional writes in a row that lost to another writer before giving up (to retry).
-const CAS_ATTEMPTS: usize = 8;
+const CAS_ATTEMPTS: u32 = 16;
 
 /// Which event ends a wait: the field at `path` of the event (`data.order_id`: the events
 /// overtime sends carry `id` and `data`) equal to `value`.
@@ -433,7 +433,8 @@ where
     T: Serialize + DeserializeOwned,
     F: FnMut(&mut Vec<T>) -> bool,
 {
-    for _ in 0..CAS_ATTEMPTS {
+    for attempt in 0..CAS_ATTEMPTS {
+        crate::flow::slots::cas_pause(attempt).await;
         let now = now_ms();
         let current = store.entry(key, now).await?;
         let mut list: Vec<T> = match &current {

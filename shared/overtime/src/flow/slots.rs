@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Entry, RunStore, StoreError};
 
 /// How often a compare-and-swap is retried against other writers before giving up.
-const CAS_ATTEMPTS: usize = 16;
+const CAS_ATTEMPTS: u32 = 24;
+/// The longest pause between two attempts: writers that lost pause a random time up to
+/// `2^attempt` ms (at most this), so contending workers spread out instead of colliding again.
+const CAS_MAX_PAUSE_MS: u64 = 100;
 
 /// One run holding a slot until `until` (Unix ms).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,9 +133,20 @@ impl Slots {
     }
 }
 
+/// Before attempt `attempt` (from 0) of a compare-and-swap: nothing for the first, then a
+/// random pause of up to `2^attempt` ms, at most [`CAS_MAX_PAUSE_MS`].
+pub(crate) async fn cas_pause(attempt: u32) {
+    if attempt > 0 {
+        let cap = (1u64 << attempt.min(16)).min(CAS_MAX_PAUSE_MS);
+        let pause = fastrand::u64(0..=cap);
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    }
+}
+
 /// Reads the JSON state under `key` (its default when absent or expired), lets `change`
 /// update it and say what it returns and until when the state must be kept, and writes it
-/// back by compare-and-swap, retried when another writer came first. Returns `change`'s
+/// back by compare-and-swap, retried (after a random pause that grows with each loss) when
+/// another writer came first. Returns `change`'s
 /// result once written. A `change` that returns `keep_until <= now` with an absent entry
 /// writes nothing.
 pub async fn update<T, R, F>(
@@ -144,7 +158,8 @@ where
     T: Default + Serialize + DeserializeOwned,
     F: FnMut(&mut T, i64) -> (R, i64),
 {
-    for _ in 0..CAS_ATTEMPTS {
+    for attempt in 0..CAS_ATTEMPTS {
+        cas_pause(attempt).await;
         let now = crate::store::now_ms();
         let current = store.entry(key, now).await?;
         let mut state: T = match &current {
