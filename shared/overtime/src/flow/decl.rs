@@ -99,7 +99,7 @@ impl<J> Concurrency<J> {
     }
 
     /// The key of `job` (`""` without a per-key limit).
-    pub fn key(&self, job: &J) -> Result<String, FlowError> {
+    pub fn key_of(&self, job: &J) -> Result<String, FlowError> {
         key_of("concurrency", self.per_key.as_ref().map(|(_, k)| k), job)
     }
 

@@ -105,17 +105,17 @@ fn keys_come_from_the_payload_and_a_panicking_key_fails_that_job_alone() {
     let ok = Job {
         account: "acme".into(),
     };
-    assert_eq!(c.key(&ok), Ok("acme".to_owned()));
+    assert_eq!(c.key_of(&ok), Ok("acme".to_owned()));
     let bad = Job {
         account: String::new(),
     };
-    let err = c.key(&bad).expect_err("the key function panics");
+    let err = c.key_of(&bad).expect_err("the key function panics");
     assert!(
         matches!(&err, FlowError::KeyPanicked { control: "concurrency", reason } if reason == "no account"),
         "{err:?}"
     );
     // The same function keeps working for the next job.
-    assert_eq!(c.key(&ok), Ok("acme".to_owned()));
+    assert_eq!(c.key_of(&ok), Ok("acme".to_owned()));
     // Without a key function, every job shares one key.
     assert_eq!(
         Throttle::<Job>::new(1, secs(1)).key_of(&bad),
