@@ -20,6 +20,9 @@ pub const ATTR_KEY: &str = "overtime.key";
 /// Message attribute: the `wait_for_event` step a run's message was re-enqueued from, so that
 /// of the two messages that may continue a wait (the wake-up and the timeout) only one does.
 pub const ATTR_WAIT: &str = "overtime.wait";
+/// Message attribute: what flow control a message already passed, carried from one of its
+/// hops to the next (so waiting for a slot never counts as a new arrival).
+pub const ATTR_FLOW: &str = "overtime.flow";
 /// Dead-letter attribute: the kind of failure (see [`DeadLetterKind`](crate::worker::DeadLetterKind)).
 pub const ATTR_DLQ_KIND: &str = "overtime.dlq.kind";
 /// Dead-letter attribute: the error, in words.
@@ -123,9 +126,29 @@ impl<'a> RawEnvelope<'a> {
     }
 }
 
+/// `body` with its `attempt` set to `attempt`, the rest (payload included) as it was: for a
+/// message sent again before it ran, so its next delivery is the same attempt.
+pub(crate) fn with_attempt(body: &str, attempt: u32) -> Option<String> {
+    let mut fields: std::collections::BTreeMap<&str, &RawValue> =
+        serde_json::from_str(body).ok()?;
+    let n = RawValue::from_string(attempt.to_string()).ok()?;
+    fields.insert("attempt", &n);
+    serde_json::to_string(&fields).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_is_rewritten_and_nothing_else() {
+        let body = r#"{"v":1,"job":"j","id":"x","attempt":1,"payload":{"b": [1, 2]}}"#;
+        let next = with_attempt(body, 3).unwrap_or_default();
+        let env = RawEnvelope::decode(&next).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((env.attempt, &*env.id), (3, "x"));
+        assert_eq!(env.payload.get(), r#"{"b": [1, 2]}"#);
+        assert_eq!(with_attempt("not json", 2), None);
+    }
 
     #[test]
     fn unknown_fields_are_ignored_and_attempt_defaults() {

@@ -149,6 +149,25 @@ pub enum ConfigError {
         #[source]
         source: crate::store::StoreError,
     },
+    /// A job's flow-control declaration cannot work.
+    #[error("job {job:?} declares flow control that cannot work: {source}")]
+    Flow {
+        /// The job.
+        job: String,
+        /// What to change.
+        #[source]
+        source: crate::flow::FlowError,
+    },
+    /// A job declares flow control, and the worker has no run store to keep its state in.
+    #[error(
+        "job {job:?} declares flow control ({controls}), which keeps its state in the run store: set OVERTIME_RUN_STORE (sqlite:PATH or dynamodb:TABLE) or give the worker one with Worker::store"
+    )]
+    FlowWithoutStore {
+        /// The job.
+        job: String,
+        /// Its controls.
+        controls: String,
+    },
 }
 
 impl ConfigError {

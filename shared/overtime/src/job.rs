@@ -103,6 +103,38 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     fn cancel_on(&self) -> Option<crate::wait::CancelOn> {
         None
     }
+
+    /// This job's flow control: how many run at once, how often they start, which run at all,
+    /// per key computed from the payload. Checked when the worker starts (a bad declaration
+    /// stops it with what to change); enforced through the run store, so it holds across
+    /// every worker. None by default.
+    ///
+    /// ```
+    /// # use overtime::{Job, JobContext, JobResult};
+    /// # use overtime::flow::{Concurrency, Flow, Throttle};
+    /// # use serde::{Deserialize, Serialize};
+    /// # use std::time::Duration;
+    /// #[derive(Serialize, Deserialize)]
+    /// struct SyncAccount { account: String }
+    ///
+    /// impl Job for SyncAccount {
+    ///     const NAME: &'static str = "sync-account";
+    ///     type State = ();
+    ///     async fn run(self, _: JobContext<()>) -> JobResult { Ok(()) }
+    ///
+    ///     fn flow() -> Flow<Self> {
+    ///         Flow::new()
+    ///             // One sync per account at a time, ten in all.
+    ///             .concurrency(Concurrency::per_key(1, |j: &Self| j.account.clone()).total(10))
+    ///             // The CRM allows 5 calls per 2 s.
+    ///             .throttle(Throttle::new(5, Duration::from_secs(2)).burst(2))
+    ///     }
+    /// }
+    /// assert!(SyncAccount::flow().check().is_ok());
+    /// ```
+    fn flow() -> crate::flow::Flow<Self> {
+        crate::flow::Flow::new()
+    }
 }
 
 /// A job type's own policies ([`Job::options`]); what it leaves unset, the worker decides.
@@ -164,6 +196,8 @@ pub(crate) struct Delivered {
     /// Set once the job watches for its cancelling event: the run id whose `cancel` step
     /// every step boundary checks.
     pub(crate) cancel_watch: std::sync::OnceLock<String>,
+    /// Set by a chunked run's slice that sent its successor: the run goes on.
+    pub(crate) continues: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> JobContext<S> {

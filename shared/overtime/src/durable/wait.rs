@@ -343,10 +343,12 @@ impl<S> JobContext<S> {
         if store.get(run).await.map_err(JobError::retry)?.is_some() {
             return Ok(());
         }
-        let id = serde_json::from_str::<Value>(&event)
-            .ok()
-            .and_then(|e| e["id"].as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let event = serde_json::from_str::<Value>(&event).unwrap_or_default();
+        // A newer singleton run says why itself; an event is named by its id.
+        if let Some(reason) = event["reason"].as_str() {
+            return Err(JobError::cancelled(reason.to_owned()));
+        }
+        let id = event["id"].as_str().unwrap_or_default();
         Err(JobError::cancelled(format!("cancelled by event {id:?}")))
     }
 

@@ -8,8 +8,11 @@
 //! in the run store by compare-and-swap ([`slots::update`]), so the same arithmetic holds
 //! across every worker.
 //!
-//! *Status (issue 15):* the declarations, their checks and the limiter arithmetic are here;
-//! the worker does not enforce them yet.
+//! A job declares them in [`Job::flow`](crate::Job::flow); the worker applies them to every
+//! delivery before the job runs (see [`gate`](self) for the order), wherever it runs: Lambda's
+//! SQS event source, the poller, Vercel's drain route, `overtime dev`. A job that has to wait
+//! is sent again as a new message with a delay (SQS delays are whole seconds; the rest is
+//! slept), so waiting never counts toward the queue's `maxReceiveCount`.
 //!
 //! ```
 //! use overtime::flow::{Concurrency, Debounce, Flow, Throttle};
@@ -27,12 +30,18 @@
 //! # let _ = Debounce::<SyncAccount>::new(Duration::from_secs(5));
 //! ```
 
+pub(crate) mod cache;
 mod decl;
 mod error;
+pub(crate) mod gate;
+pub(crate) mod plan;
+pub(crate) mod record;
 pub mod slots;
 pub mod throttle;
 pub mod window;
 
+#[cfg(test)]
+mod gate_tests;
 #[cfg(test)]
 mod slots_tests;
 #[cfg(test)]
@@ -40,6 +49,7 @@ mod tests;
 
 pub use decl::{Concurrency, Debounce, Flow, KeyFn, RateLimit, Singleton, SingletonMode, Throttle};
 pub use error::FlowError;
+pub use record::{Skipped, declared, skipped};
 
 use std::time::Duration;
 

@@ -8,10 +8,8 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Entry, RunStore, StoreError};
+use crate::store::{RunStore, StoreError};
 
-/// How often a compare-and-swap is retried against other writers before giving up.
-const CAS_ATTEMPTS: u32 = 24;
 /// The longest pause between two attempts: writers that lost pause a random time up to
 /// `2^attempt` ms (at most this), so contending workers spread out instead of colliding again.
 const CAS_MAX_PAUSE_MS: u64 = 100;
@@ -146,44 +144,14 @@ pub(crate) async fn cas_pause(attempt: u32) {
 /// Reads the JSON state under `key` (its default when absent or expired), lets `change`
 /// update it and say what it returns and until when the state must be kept, and writes it
 /// back by compare-and-swap, retried (after a random pause that grows with each loss) when
-/// another writer came first. Returns `change`'s
-/// result once written. A `change` that returns `keep_until <= now` with an absent entry
-/// writes nothing.
-pub async fn update<T, R, F>(
-    store: &dyn RunStore,
-    key: &str,
-    mut change: F,
-) -> Result<R, StoreError>
+/// another writer came first. Returns `change`'s result once written. A `change` that returns
+/// `keep_until <= now` with an absent entry writes nothing.
+pub async fn update<T, R, F>(store: &dyn RunStore, key: &str, change: F) -> Result<R, StoreError>
 where
     T: Default + Serialize + DeserializeOwned,
     F: FnMut(&mut T, i64) -> (R, i64),
 {
-    for attempt in 0..CAS_ATTEMPTS {
-        cas_pause(attempt).await;
-        let now = crate::store::now_ms();
-        let current = store.entry(key, now).await?;
-        let mut state: T = match &current {
-            Some(e) => serde_json::from_str(&e.value).map_err(|err| StoreError::Corrupt {
-                id: key.to_owned(),
-                reason: err.to_string(),
-            })?,
-            None => T::default(),
-        };
-        let (result, keep_until) = change(&mut state, now);
-        if current.is_none() && keep_until <= now {
-            return Ok(result);
-        }
-        let value = serde_json::to_string(&state).map_err(|err| StoreError::Corrupt {
-            id: key.to_owned(),
-            reason: err.to_string(),
-        })?;
-        let next = Entry::new(value, keep_until.max(now));
-        let token = current.as_ref().map(|e| e.token.as_str());
-        if store.put_entry(key, &next, token, now).await? {
-            return Ok(result);
-        }
-    }
-    Err(StoreError::Unavailable(format!(
-        "{key} kept changing under other writers; try again"
-    )))
+    super::cache::States::default()
+        .update(store, key, change)
+        .await
 }

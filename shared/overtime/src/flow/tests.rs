@@ -208,6 +208,30 @@ proptest! {
     }
 
     #[test]
+    fn reserved_starts_keep_the_same_bound_and_come_in_arrival_order(
+        limit in 1u32..20,
+        period_s in 1u64..5,
+        burst in 0u32..5,
+        mut arrivals in proptest::collection::vec(0i64..20_000, 1..120),
+    ) {
+        arrivals.sort_unstable();
+        let rate = Rate::new(limit, secs(period_s), burst);
+        let mut tat = None;
+        let mut starts = Vec::new();
+        for &now in &arrivals {
+            let (start, next) = rate.reserve(tat, now);
+            prop_assert!(start >= now);
+            tat = Some(next);
+            starts.push(start);
+        }
+        prop_assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+        // Booking ahead allows exactly what asking again would: the same start times.
+        prop_assert_eq!(&starts, &simulate(rate, &arrivals));
+        let most = most_in_a_window(&starts, rate_period_ms(period_s));
+        prop_assert!(most <= (limit + burst) as usize, "{} starts in one window", most);
+    }
+
+    #[test]
     fn a_rate_limit_window_never_holds_more_than_its_limit_and_skips_only_when_full(
         limit in 1u32..10,
         period_s in 1u64..5,

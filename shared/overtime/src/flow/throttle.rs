@@ -74,4 +74,24 @@ impl Rate {
             Decision::Wait { until: allowed_at }
         }
     }
+
+    /// Reserves the next start for a job arriving at `now_ms`: returns when it may start (now
+    /// or later) and the key's new state. Unlike [`decide`](Self::decide), a job that comes
+    /// too early books its place instead of coming back to ask again, so a backlog costs one
+    /// state change per job; the starts booked are exactly those `decide` would allow.
+    ///
+    /// ```
+    /// use overtime::flow::throttle::Rate;
+    /// use std::time::Duration;
+    ///
+    /// let rate = Rate::new(5, Duration::from_secs(2), 0); // one start per 400 ms
+    /// let (first, tat) = rate.reserve(None, 0);
+    /// let (second, _) = rate.reserve(Some(tat), 0);
+    /// assert_eq!((first, second), (0, 400));
+    /// ```
+    pub fn reserve(&self, tat: Option<i64>, now_ms: i64) -> (i64, i64) {
+        let tat = tat.unwrap_or(now_ms).max(now_ms);
+        let start = (tat - self.tolerance_ms).max(now_ms);
+        (start, tat + self.interval_ms)
+    }
 }

@@ -48,6 +48,7 @@ impl<S> JobContext<S> {
                 run: None,
                 wait_mark: None,
                 cancel_watch: std::sync::OnceLock::new(),
+                continues: std::sync::Arc::default(),
             },
             queue: None,
             store: None,

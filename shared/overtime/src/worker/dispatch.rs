@@ -31,12 +31,21 @@ pub(crate) struct Delivery {
 }
 
 impl Delivery {
-    fn attribute(&self, name: &str) -> Option<&str> {
+    pub(super) fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A delivery routed to its job, with the attempt it is.
+struct Routed<'a, S> {
+    env: &'a RawEnvelope<'a>,
+    job: &'static str,
+    registered: &'a super::Registered<S>,
+    attempt: u32,
+    max_attempts: u32,
 }
 
 /// How an attempt of a keyed job ended, for its idempotency key.
@@ -240,28 +249,127 @@ impl<S: Send + Sync + 'static> Worker<S> {
             .map_or(source.max_attempts, |n| {
                 source.max_receive_count.map_or(n, |c| n.min(c))
             });
+        let holder = env.run.as_deref().unwrap_or(&env.id).to_owned();
+        let permit = match &registered.flow {
+            Some(spec) => match self
+                .admit_flow(source, d, &env, spec, attempt, &holder)
+                .await
+            {
+                Ok(permit) => Some(permit),
+                Err(disposition) => return disposition,
+            },
+            None => None,
+        };
+        let routed = Routed {
+            env: &env,
+            job,
+            registered,
+            attempt,
+            max_attempts,
+        };
+        let Some(permit) = permit else {
+            return self.run_routed(source, d, routed, deadline, span).await;
+        };
+        let watch = registered
+            .flow
+            .as_ref()
+            .is_some_and(|f| f.singleton_cancel)
+            .then_some(holder.as_str());
+        let (disposition, continues) = self
+            .holding(
+                &permit,
+                self.run_watched(source, d, routed, deadline, span, watch),
+            )
+            .await;
+        self.end_flow(permit, continues).await;
+        disposition
+    }
+
+    /// [`run_routed`](Self::run_routed) for a flow-controlled job; also says whether a chunked
+    /// run goes on to its next slice. `watch` names the run a newer singleton may cancel.
+    async fn run_watched(
+        &self,
+        source: &Arc<Source>,
+        d: &Delivery,
+        routed: Routed<'_, S>,
+        deadline: Option<SystemTime>,
+        span: tracing::Span,
+        watch: Option<&str>,
+    ) -> (Disposition, bool) {
+        let meta = self.delivered(d, &routed, deadline);
+        if let Some(run) = watch {
+            let _ = meta.cancel_watch.set(run.to_owned());
+        }
+        let disposition = self.run_meta(source, d, routed, meta.clone(), span).await;
+        (
+            disposition,
+            meta.continues.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Runs a routed delivery and settles it.
+    async fn run_routed(
+        &self,
+        source: &Arc<Source>,
+        d: &Delivery,
+        routed: Routed<'_, S>,
+        deadline: Option<SystemTime>,
+        span: tracing::Span,
+    ) -> Disposition {
+        let meta = self.delivered(d, &routed, deadline);
+        self.run_meta(source, d, routed, meta, span).await
+    }
+
+    /// What the job's context tells it about this delivery.
+    fn delivered(
+        &self,
+        d: &Delivery,
+        routed: &Routed<'_, S>,
+        deadline: Option<SystemTime>,
+    ) -> Arc<Delivered> {
+        let env = routed.env;
+        Arc::new(Delivered {
+            job: routed.job,
+            job_id: env.id.to_string(),
+            message_id: d.message_id.clone(),
+            attempt: routed.attempt,
+            max_attempts: routed.max_attempts,
+            deadline,
+            idempotency_key: env.key.as_deref().map(str::to_owned),
+            run: env
+                .run
+                .as_deref()
+                .map(|r| (r.to_owned(), env.slice.unwrap_or(0))),
+            wait_mark: d.attribute(ATTR_WAIT).map(str::to_owned),
+            cancel_watch: std::sync::OnceLock::new(),
+            continues: std::sync::Arc::default(),
+        })
+    }
+
+    async fn run_meta(
+        &self,
+        source: &Arc<Source>,
+        d: &Delivery,
+        routed: Routed<'_, S>,
+        meta: Arc<Delivered>,
+        span: tracing::Span,
+    ) -> Disposition {
+        let Routed {
+            env,
+            registered,
+            attempt,
+            max_attempts,
+            ..
+        } = routed;
+        let deadline = meta.deadline;
         let ctx = JobContext {
-            meta: Arc::new(Delivered {
-                job,
-                job_id: env.id.to_string(),
-                message_id: d.message_id.clone(),
-                attempt,
-                max_attempts,
-                deadline,
-                idempotency_key: env.key.as_deref().map(str::to_owned),
-                run: env
-                    .run
-                    .as_deref()
-                    .map(|r| (r.to_owned(), env.slice.unwrap_or(0))),
-                wait_mark: d.attribute(ATTR_WAIT).map(str::to_owned),
-                cancel_watch: std::sync::OnceLock::new(),
-            }),
+            meta,
             queue: source.queue.clone(),
             state: self.state.clone(),
             span: span.clone(),
             durable: self.durable(),
         };
-        let held = match self.claim_once(source, d, &env, deadline, attempt).await {
+        let held = match self.claim_once(source, d, env, deadline, attempt).await {
             Ok(held) => held,
             Err(disposition) => return disposition,
         };
@@ -335,7 +443,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Settles a failed attempt: dead-letter if permanent or out of attempts, else back off.
-    async fn fail_or_exhaust(
+    pub(super) async fn fail_or_exhaust(
         &self,
         source: &Source,
         d: &Delivery,

@@ -9,6 +9,7 @@
 
 mod backoff;
 mod dispatch;
+mod flow;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod once;
@@ -75,6 +76,8 @@ pub(crate) struct Registered<S> {
     type_name: &'static str,
     pub(crate) options: JobOptions,
     pub(crate) run: Runner<S>,
+    /// Its flow control, if it declares any.
+    pub(crate) flow: Option<flow::FlowSpec>,
 }
 
 /// Routes messages to jobs by name and settles each message.
@@ -103,6 +106,8 @@ pub struct Worker<S = ()> {
     pub(crate) slice_steps: Option<u64>,
     /// Tests only: told the reason of every failed or dead-lettered delivery.
     pub(crate) failure_hook: Option<FailureHook>,
+    /// Flow-control state this worker wrote last, per key.
+    pub(crate) flow_states: crate::flow::cache::States,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +147,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 type_name: "overtime's wake job (resumes runs waiting for an event)",
                 options: JobOptions::default(),
                 run: wake,
+                flow: None,
             },
         );
         Self {
@@ -160,6 +166,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
             observer: None,
             slice_steps: None,
             failure_hook: None,
+            flow_states: crate::flow::cache::States::default(),
         }
     }
 
@@ -207,6 +214,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 type_name,
                 options: J::options(),
                 run,
+                flow: flow::FlowSpec::of::<J>(),
             },
         );
         self
@@ -284,11 +292,12 @@ impl<S: Send + Sync + 'static> Worker<S> {
     }
 
     /// Opens the run store `OVERTIME_RUN_STORE` names, unless the worker has one or it is unset.
+    /// Then checks the jobs' flow control, which needs one.
     pub(crate) async fn open_store_from_env(&mut self) -> Result<(), crate::ConfigError> {
         if self.store.is_none() && std::env::var_os(crate::env::RUN_STORE).is_some() {
             self.store = Some(crate::store::from_env().await?);
         }
-        Ok(())
+        self.check_flows().await
     }
 
     /// What durable work running under this worker needs of it.

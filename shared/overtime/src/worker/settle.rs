@@ -13,7 +13,7 @@ use super::dispatch::{Delivery, Disposition};
 use super::source::Source;
 use crate::envelope::{
     ATTR_DLQ_ATTEMPTS, ATTR_DLQ_KIND, ATTR_DLQ_MESSAGE_ID, ATTR_DLQ_REASON, ATTR_DLQ_SOURCE,
-    ATTR_WAIT,
+    ATTR_FLOW, ATTR_WAIT,
 };
 use crate::error::SqsError;
 use crate::limits::{SQS_MAX_DELAY, SQS_MAX_MESSAGE_ATTRIBUTES};
@@ -105,6 +105,49 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 Ok(()) => self.delete(&source.queue, d).await,
                 Err(err) => {
                     tracing::warn!(error = %err, "could not re-enqueue a delayed job; it will come back");
+                    Disposition::Failed
+                }
+            }
+        })
+    }
+
+    /// Sends a message flow control holds back again, to come back after `wait` carrying
+    /// `marks` (what it already passed), then deletes it: a new message, so waiting never
+    /// counts toward the queue's `maxReceiveCount`. `(attempt, sent_as)`: the attempt it is,
+    /// and the one its body says; a retry's body is rewritten so the attempt is kept. SQS
+    /// delays are whole seconds: the message comes back up to a second early and the worker
+    /// sleeps the rest. On a FIFO queue (no per-message delay) it stays and is hidden instead.
+    pub(super) fn hop_flow<'a>(
+        &'a self,
+        source: &'a Source,
+        d: &'a Delivery,
+        wait: Duration,
+        marks: &'a str,
+        (attempt, sent_as): (u32, u32),
+    ) -> BoxFuture<'a, Disposition> {
+        Box::pin(async move {
+            if source.queue.is_fifo() {
+                self.retry_later(&source.queue, d, wait).await;
+                return Disposition::Failed;
+            }
+            let secs = wait.min(SQS_MAX_DELAY).as_secs();
+            let attrs = d
+                .attributes
+                .iter()
+                .filter(|(k, _)| k != ATTR_FLOW)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain((!marks.is_empty()).then(|| (ATTR_FLOW.to_owned(), marks.to_owned())))
+                .collect();
+            let rewritten = (attempt != sent_as)
+                .then(|| crate::envelope::with_attempt(&d.body, attempt))
+                .flatten();
+            let body = rewritten.as_deref().unwrap_or(&d.body);
+            let delay = i32::try_from(secs).unwrap_or(i32::MAX);
+            let fifo = Some((d.group_id.as_deref(), d.message_id.as_str()));
+            match send_body(&source.queue, body, fifo, attrs, delay).await {
+                Ok(()) => self.delete(&source.queue, d).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not send a held-back job again; it will come back");
                     Disposition::Failed
                 }
             }

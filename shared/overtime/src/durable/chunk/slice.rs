@@ -166,7 +166,15 @@ impl<'a, C: Chunked> Slice<'a, C> {
                     self.emit(|run, slice| SliceEvent::Completed { run, slice });
                     return Ok(());
                 }
-                self.enqueue(run).await
+                let sent = self.enqueue(run).await;
+                if sent.is_ok() {
+                    // Flow control keeps the run's slots for its next slice.
+                    self.ctx
+                        .meta
+                        .continues
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                sent
             }
             Err(error) => {
                 self.keep_progress(advanced.run, &advanced.cursor, advanced.items, &error)
