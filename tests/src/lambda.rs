@@ -172,6 +172,11 @@ impl Function {
             .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
         Self { child }
     }
+
+    /// Whether the process is still running (false once it exited or was killed).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for Function {

@@ -36,6 +36,9 @@ pub(crate) struct Ask<'a> {
     pub(crate) marks: Marks,
     /// The payload's JSON, kept with a skip.
     pub(crate) payload: &'a str,
+    /// When SQS received the message (Unix ms), if known: of a debounce burst, the one sent
+    /// last runs, whatever order they arrive in.
+    pub(crate) sent_ms: Option<i64>,
 }
 
 impl Ask<'_> {
@@ -129,6 +132,12 @@ struct Debounced {
     first: i64,
     /// When `latest` runs.
     due: i64,
+    /// When `latest` was sent, if known.
+    #[serde(default)]
+    latest_sent: Option<i64>,
+    /// When the job that ran last was sent, if known: jobs sent before it are superseded.
+    #[serde(default)]
+    fired_sent: Option<i64>,
     /// Jobs that fired, with when they are forgotten: their retries run.
     fired: Vec<(String, i64)>,
 }
@@ -209,10 +218,12 @@ async fn admit_into(
     };
     if let Some((rate, key)) = &plan.throttle {
         let now = crate::store::now_ms();
+        // A booked start runs when it comes back on time; one that comes back late (a busy
+        // worker, a slow delivery) books again rather than bunch with the starts after it.
         let booked = ask
             .marks
             .throttle
-            .filter(|(attempt, _)| *attempt == ask.attempt);
+            .filter(|(attempt, at)| *attempt == ask.attempt && now <= at + rate.slack_ms);
         let start = match booked {
             Some((_, at)) => at,
             None => {
@@ -428,19 +439,30 @@ async fn debounce(
                 Ok(None)
             } else if returning && d.latest.as_deref() != Some(ask.job_id) {
                 Err(())
+            } else if !returning
+                && matches!((ask.sent_ms, d.latest_sent.or(d.fired_sent)), (Some(sent), Some(latest)) if sent < latest)
+            {
+                // Sent before the key's latest (or the one that ran), delivered after it:
+                // already superseded.
+                Err(())
             } else {
                 if !returning {
+                    // Quiet is counted from when the job was sent, when SQS says, so a slow
+                    // delivery does not split a burst.
+                    let sent = ask.sent_ms.map_or(now, |t| t.min(now));
                     if d.latest.is_none() {
-                        d.first = now;
+                        d.first = sent;
                     }
-                    let quiet = now.saturating_add(plan.period_ms);
+                    let quiet = sent.saturating_add(plan.period_ms);
                     d.due = plan
                         .max_wait_ms
                         .map_or(quiet, |max| quiet.min(d.first.saturating_add(max)));
                     d.latest = Some(ask.job_id.to_owned());
+                    d.latest_sent = ask.sent_ms;
                 }
                 if now >= d.due {
                     d.latest = None;
+                    d.fired_sent = d.latest_sent.take().or(d.fired_sent);
                     d.fired.push((ask.job_id.to_owned(), now + FIRED_KEPT_MS));
                     if d.fired.len() > FIRED_KEPT {
                         d.fired.remove(0);

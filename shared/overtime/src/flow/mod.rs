@@ -9,10 +9,25 @@
 //! across every worker.
 //!
 //! A job declares them in [`Job::flow`](crate::Job::flow); the worker applies them to every
-//! delivery before the job runs (see [`gate`](self) for the order), wherever it runs: Lambda's
-//! SQS event source, the poller, Vercel's drain route, `overtime dev`. A job that has to wait
-//! is sent again as a new message with a delay (SQS delays are whole seconds; the rest is
-//! slept), so waiting never counts toward the queue's `maxReceiveCount`.
+//! delivery before the job runs, wherever it runs (Lambda's SQS event source, the poller,
+//! Vercel's drain route, `overtime dev`), in this order:
+//!
+//! 1. **singleton**: one active run per key; a new one is skipped, or cancels the active
+//!    one at its next step or slice;
+//! 2. **debounce**: the key's job sent last runs once the key has been quiet for the period
+//!    (at the latest the maximum wait after the burst's first); the others end unrun;
+//! 3. **rate limit**: beyond the limit, skipped; each skip counted per key with its payload
+//!    ([`skipped`]);
+//! 4. **throttle**: each start books its turn (GCRA); a job whose turn is later waits;
+//! 5. **concurrency**: per key, in arrival order, then in total; a slot is held while the job
+//!    runs (renewed every third of its lease) and given back when it ends or sleeps.
+//!
+//! The first three judge a job once, at its first attempt: a retry is not a new arrival. A job
+//! that has to wait is sent again as a new message with a delay, carrying what it passed in
+//! its `overtime.flow` attribute, and the original deleted: waiting never counts toward the
+//! queue's `maxReceiveCount`, and adds no function time beyond the check (SQS delays are
+//! whole seconds; the sub-second rest is slept). On a FIFO queue, which has no per-message
+//! delay, the message is hidden instead, and those receives do count.
 //!
 //! ```
 //! use overtime::flow::{Concurrency, Debounce, Flow, Throttle};

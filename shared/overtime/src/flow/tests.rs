@@ -127,7 +127,7 @@ fn keys_come_from_the_payload_and_a_panicking_key_fails_that_job_alone() {
 #[test]
 fn a_throttle_spaces_starts_after_its_burst() {
     let rate = Rate::new(5, secs(2), 2);
-    assert_eq!((rate.interval_ms, rate.tolerance_ms), (400, 800));
+    assert_eq!((rate.interval_ms, rate.tolerance_ms), (425, 850));
     let mut tat = None;
     let mut starts = Vec::new();
     let mut now = 0;
@@ -143,7 +143,7 @@ fn a_throttle_spaces_starts_after_its_burst() {
             }
         }
     }
-    assert_eq!(starts, [0, 0, 0, 400, 800, 1200]);
+    assert_eq!(starts, [0, 0, 0, 425, 850, 1275]);
     // After a quiet spell the burst is back.
     let later = 10_000;
     assert!(matches!(rate.decide(tat, later), Decision::Start { .. }));

@@ -14,7 +14,7 @@
 //! for _ in 0..4 {
 //!     match rate.decide(tat, 0) {
 //!         Decision::Start { tat: next } => { tat = Some(next); started += 1; }
-//!         Decision::Wait { until } => assert_eq!(until, 400), // one interval later
+//!         Decision::Wait { until } => assert_eq!(until, 425), // one interval (400 ms + 25) later
 //!     }
 //! }
 //! assert_eq!(started, 3); // one plus the burst of two, at once
@@ -22,14 +22,23 @@
 
 use std::time::Duration;
 
+/// The most a start's turn is pushed back beyond `period / limit` (and never more than a
+/// tenth of it), so that clock skew between workers and the time a start takes to begin
+/// cannot fit one more start into a window.
+pub const SAFETY_MARGIN_MS: i64 = 25;
+
 /// A throttle's GCRA parameters, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    /// Milliseconds between starts at the steady rate (`period / limit`, rounded up so the
-    /// limit is never exceeded).
+    /// Milliseconds between starts at the steady rate: `period / limit` rounded up, plus a
+    /// tenth of that, at most [`SAFETY_MARGIN_MS`].
     pub interval_ms: i64,
     /// How far ahead of the steady rate a start may be: `burst` intervals.
     pub tolerance_ms: i64,
+    /// How late a booked start may still begin ([`reserve`](Self::reserve)): the safety
+    /// margins of one period. A start that comes later books again, since late starts
+    /// bunched together could fit more than the limit into a window.
+    pub slack_ms: i64,
 }
 
 /// What a throttle says to one start.
@@ -53,10 +62,15 @@ impl Rate {
     pub fn new(limit: u32, period: Duration, burst: u32) -> Self {
         let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
         let limit = i64::from(limit.max(1));
-        let interval_ms = (period_ms + limit - 1) / limit;
-        let interval_ms = interval_ms.max(1);
+        let ideal = ((period_ms + limit - 1) / limit).max(1);
+        // Spaced a little wider than `period / limit`: starts are measured on many machines'
+        // clocks and begin a few milliseconds after their turn, and at the exact spacing the
+        // start one period after a burst sits on the window's edge.
+        let margin = (ideal / 10).min(SAFETY_MARGIN_MS);
+        let interval_ms = ideal + margin;
         Self {
             interval_ms,
+            slack_ms: (margin * limit - 1).max(0),
             tolerance_ms: interval_ms.saturating_mul(i64::from(burst)),
         }
     }
@@ -84,10 +98,10 @@ impl Rate {
     /// use overtime::flow::throttle::Rate;
     /// use std::time::Duration;
     ///
-    /// let rate = Rate::new(5, Duration::from_secs(2), 0); // one start per 400 ms
+    /// let rate = Rate::new(5, Duration::from_secs(2), 0); // one start per 400 ms (+ 25)
     /// let (first, tat) = rate.reserve(None, 0);
     /// let (second, _) = rate.reserve(Some(tat), 0);
-    /// assert_eq!((first, second), (0, 400));
+    /// assert_eq!((first, second), (0, 425));
     /// ```
     pub fn reserve(&self, tat: Option<i64>, now_ms: i64) -> (i64, i64) {
         let tat = tat.unwrap_or(now_ms).max(now_ms);

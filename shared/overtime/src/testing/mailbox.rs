@@ -104,6 +104,7 @@ impl Mailbox {
             body: next.body.clone(),
             receive_count: next.receive_count,
             group_id: None,
+            sent_ms: None,
             attributes: next.attributes.clone(),
         })
     }

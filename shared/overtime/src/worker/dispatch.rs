@@ -26,6 +26,8 @@ pub(crate) struct Delivery {
     pub(crate) receive_count: u32,
     /// FIFO message group: deliveries of one group run in order.
     pub(crate) group_id: Option<String>,
+    /// When SQS first received it (Unix ms), if the source said: orders a debounce's burst.
+    pub(crate) sent_ms: Option<i64>,
     /// String-valued message attributes (at most 10, so a list beats a map).
     pub(crate) attributes: Vec<(String, String)>,
 }

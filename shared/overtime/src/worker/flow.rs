@@ -146,6 +146,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
                 attempt,
                 marks: marks.clone(),
                 payload: env.payload.get(),
+                sent_ms: d.sent_ms,
             };
             let admission = match gate::admit(&**store, &self.flow_states, &plan, &ask).await {
                 Ok(admission) => admission,
@@ -249,5 +250,61 @@ impl<S: Send + Sync + 'static> Worker<S> {
             return;
         };
         permit.release(&**store, &self.flow_states).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::flow::{Flow, Throttle};
+    use crate::{Job, JobContext, JobResult, Worker};
+    use serde::{Deserialize, Serialize};
+    use std::time::Duration;
+
+    #[derive(Serialize, Deserialize)]
+    struct Zero;
+
+    impl Job for Zero {
+        const NAME: &'static str = "zero";
+        type State = ();
+        async fn run(self, _: JobContext<()>) -> JobResult {
+            Ok(())
+        }
+        fn flow() -> Flow<Self> {
+            Flow::new().throttle(Throttle::new(0, Duration::from_secs(1)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_with_a_bad_declaration_or_no_store_refuses_to_start() {
+        let no_store = Worker::new().job::<Zero>();
+        let err = no_store.check_flows().await.map_err(|e| e.to_string());
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("job \"zero\"") && e.contains("the limit is 0")),
+            "{err:?}"
+        );
+        #[derive(Serialize, Deserialize)]
+        struct Fine;
+        impl Job for Fine {
+            const NAME: &'static str = "fine";
+            type State = ();
+            async fn run(self, _: JobContext<()>) -> JobResult {
+                Ok(())
+            }
+            fn flow() -> Flow<Self> {
+                Flow::new().throttle(Throttle::new(1, Duration::from_secs(1)))
+            }
+        }
+        let err = Worker::new().job::<Fine>().check_flows().await;
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.to_string().contains("set OVERTIME_RUN_STORE")),
+            "{err:?}"
+        );
+        let store = std::sync::Arc::new(crate::store::MemoryStore::new());
+        let ok = Worker::new().job::<Fine>().store(store.clone());
+        assert!(ok.check_flows().await.is_ok());
+        let declared = crate::flow::declared(&*store).await.unwrap_or_default();
+        assert_eq!(declared["fine"], ["throttle: 1 per 1s, burst 0 (delayed)"]);
     }
 }

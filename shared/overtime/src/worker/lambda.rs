@@ -183,6 +183,9 @@ fn delivery(mut r: SqsMessage) -> Result<Delivery, String> {
             .get("ApproximateReceiveCount")
             .and_then(|c| c.parse().ok()),
         group_id,
+        r.attributes
+            .get("SentTimestamp")
+            .and_then(|t| t.parse().ok()),
         attributes,
     )
 }

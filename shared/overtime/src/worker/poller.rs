@@ -212,6 +212,7 @@ async fn poll_loop<S: Send + Sync + 'static>(
             .wait_time_seconds(wait.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_attribute_names("All")
             .send();
         tokio::pin!(receive);
@@ -367,6 +368,9 @@ fn delivery(m: aws_sdk_sqs::types::Message) -> Option<Delivery> {
         group_id: attrs
             .get(&MessageSystemAttributeName::MessageGroupId)
             .cloned(),
+        sent_ms: attrs
+            .get(&MessageSystemAttributeName::SentTimestamp)
+            .and_then(|t| t.parse().ok()),
         attributes: m
             .message_attributes
             .unwrap_or_default()

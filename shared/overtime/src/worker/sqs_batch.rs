@@ -48,6 +48,8 @@ struct SystemAttributes {
     receive_count: Option<u32>,
     #[serde(rename = "MessageGroupId")]
     group_id: Option<String>,
+    #[serde(rename = "SentTimestamp", default, deserialize_with = "millis")]
+    sent_ms: Option<i64>,
 }
 
 impl Record {
@@ -58,6 +60,7 @@ impl Record {
             self.body,
             self.attributes.receive_count,
             self.attributes.group_id,
+            self.attributes.sent_ms,
             self.message_attributes,
         );
         (self.event_source_arn.unwrap_or_default(), delivery)
@@ -73,6 +76,7 @@ pub(super) fn lambda_delivery(
     body: Option<String>,
     receive_count: Option<u32>,
     group_id: Option<String>,
+    sent_ms: Option<i64>,
     attributes: Vec<(String, String)>,
 ) -> Result<Delivery, String> {
     let Some(message_id) = message_id else {
@@ -92,8 +96,15 @@ pub(super) fn lambda_delivery(
         body: body.unwrap_or_default(),
         receive_count: receive_count.unwrap_or(1),
         group_id,
+        sent_ms,
         attributes,
     })
+}
+
+/// `"1700000000000"` → `Some(ms)`; anything else → `None`.
+fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s: Option<std::borrow::Cow<'de, str>> = Option::deserialize(d).unwrap_or(None);
+    Ok(s.and_then(|s| s.parse().ok()))
 }
 
 /// `"3"` → `Some(3)`, read in place; anything else (absent, `null`, not a count) → `None`.
