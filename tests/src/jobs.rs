@@ -6,6 +6,19 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Appends `line` to the file `LEDGER_PATH` names: one write per line with `O_APPEND`, so lines
+/// from concurrent processes never interleave. For the test binaries' own ledgers.
+pub fn append_to_ledger(line: &str) -> Result<(), JobError> {
+    let path =
+        std::env::var("LEDGER_PATH").map_err(|_| JobError::permanent("LEDGER_PATH unset"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())?;
+    Ok(())
+}
+
 /// What the test jobs saw: one line per run, `job id attempt outcome`. Clones share lines.
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {

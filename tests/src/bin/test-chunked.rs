@@ -10,7 +10,6 @@
 use overtime::chunk::{Advance, Chunked, SliceContext, SliceEvent};
 use overtime::{BoxError, Job, JobContext, JobError, JobResult, Worker};
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
 use std::time::Duration;
 
 /// Counts `items` items, `per_step` at a time, each step taking `step_ms` of real time.
@@ -47,15 +46,7 @@ fn maybe_die(point: &str, slice: u64) {
 }
 
 fn ledger(line: &str) -> Result<(), JobError> {
-    let path =
-        std::env::var("LEDGER_PATH").map_err(|_| JobError::permanent("LEDGER_PATH unset"))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // One write per line, O_APPEND: lines from concurrent processes never interleave.
-    f.write_all(format!("{line}\n").as_bytes())?;
-    Ok(())
+    overtime_tests::jobs::append_to_ledger(line)
 }
 
 impl Job for Count {

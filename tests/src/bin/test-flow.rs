@@ -7,7 +7,6 @@
 use overtime::flow::{Concurrency, Debounce, Flow, RateLimit, Singleton, Throttle};
 use overtime::{BoxError, Job, JobContext, JobError, JobResult, Worker};
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
 use std::time::Duration;
 
 fn now_ms() -> u128 {
@@ -18,15 +17,7 @@ fn now_ms() -> u128 {
 }
 
 fn ledger(line: &str) -> Result<(), JobError> {
-    let path =
-        std::env::var("LEDGER_PATH").map_err(|_| JobError::permanent("LEDGER_PATH unset"))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // One write per line, O_APPEND: lines from the two processes never interleave.
-    f.write_all(format!("{line}\n").as_bytes())?;
-    Ok(())
+    overtime_tests::jobs::append_to_ledger(line)
 }
 
 fn mark(what: &str, job: &str, id: &str, key: &str, extra: &str) -> Result<(), JobError> {

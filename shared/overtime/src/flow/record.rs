@@ -49,7 +49,7 @@ pub(crate) async fn skip(
     reason: &str,
 ) {
     tracing::info!(job, control, key, reason, "job skipped by flow control");
-    let payload = truncate(payload, MAX_PAYLOAD_BYTES);
+    let payload = crate::worker::truncate(payload, MAX_PAYLOAD_BYTES);
     let written = states
         .update(
             store,
@@ -133,15 +133,4 @@ async fn read<T: Default + serde::de::DeserializeOwned>(
         }),
         None => Ok(T::default()),
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -269,57 +269,22 @@ impl<S: Send + Sync + 'static> Worker<S> {
             attempt,
             max_attempts,
         };
+        let meta = self.delivered(d, &routed, deadline);
         let Some(permit) = permit else {
-            return self.run_routed(source, d, routed, deadline, span).await;
+            return self.run_meta(source, d, routed, meta, span).await;
         };
-        let watch = registered
-            .flow
-            .as_ref()
-            .is_some_and(|f| f.singleton_cancel)
-            .then_some(holder.as_str());
-        let (disposition, continues) = self
-            .holding(
-                &permit,
-                self.run_watched(source, d, routed, deadline, span, watch),
-            )
-            .await;
-        self.end_flow(permit, continues).await;
-        disposition
-    }
-
-    /// [`run_routed`](Self::run_routed) for a flow-controlled job; also says whether a chunked
-    /// run goes on to its next slice. `watch` names the run a newer singleton may cancel.
-    async fn run_watched(
-        &self,
-        source: &Arc<Source>,
-        d: &Delivery,
-        routed: Routed<'_, S>,
-        deadline: Option<SystemTime>,
-        span: tracing::Span,
-        watch: Option<&str>,
-    ) -> (Disposition, bool) {
-        let meta = self.delivered(d, &routed, deadline);
-        if let Some(run) = watch {
-            let _ = meta.cancel_watch.set(run.to_owned());
+        if registered.flow.as_ref().is_some_and(|f| f.singleton_cancel) {
+            // A newer run of its singleton key may ask it to stop at its next step.
+            let _ = meta.cancel_watch.set(holder);
         }
-        let disposition = self.run_meta(source, d, routed, meta.clone(), span).await;
-        (
-            disposition,
-            meta.continues.load(std::sync::atomic::Ordering::Relaxed),
-        )
-    }
-
-    /// Runs a routed delivery and settles it.
-    async fn run_routed(
-        &self,
-        source: &Arc<Source>,
-        d: &Delivery,
-        routed: Routed<'_, S>,
-        deadline: Option<SystemTime>,
-        span: tracing::Span,
-    ) -> Disposition {
-        let meta = self.delivered(d, &routed, deadline);
-        self.run_meta(source, d, routed, meta, span).await
+        // Set by a chunked run's slice that sent its successor: the run keeps its slots.
+        let continues = meta.continues.clone();
+        let disposition = self
+            .holding(&permit, self.run_meta(source, d, routed, meta, span))
+            .await;
+        self.end_flow(permit, continues.load(std::sync::atomic::Ordering::Relaxed))
+            .await;
+        disposition
     }
 
     /// What the job's context tells it about this delivery.
@@ -348,6 +313,7 @@ impl<S: Send + Sync + 'static> Worker<S> {
         })
     }
 
+    /// Runs a routed delivery with what its context says, and settles it.
     async fn run_meta(
         &self,
         source: &Arc<Source>,

@@ -25,7 +25,7 @@ pub(crate) use dispatch::panic_message;
 pub(crate) use dispatch::{Delivery, Disposition};
 pub use poller::{PollerError, Stop, shutdown_signal};
 pub use settle::DeadLetterKind;
-pub(crate) use settle::resend_marked;
+pub(crate) use settle::{resend_marked, truncate};
 pub(crate) use source::Source;
 pub use source::SourceError;
 

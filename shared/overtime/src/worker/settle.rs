@@ -333,7 +333,8 @@ fn attribute_text(s: &str, max: usize) -> String {
     truncate(&clean, max).to_owned()
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
